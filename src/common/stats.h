@@ -1,0 +1,115 @@
+/*
+ * stats: the shared-memory segment through which workers publish their
+ * counters and state and the master renders /metrics.
+ * One writer per slot (its worker; the master only between a worker's
+ * death and its restart), so updates are relaxed atomic stores and
+ * readers never lock. The master folds a dead worker's counters into
+ * `retired` so that every counter stays monotonic across restarts.
+ */
+#ifndef ER_STATS_H
+#define ER_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum dlq_reason {
+	DLQ_NONE = 0,
+#define DLQ_REASON(f, label, help) DLQ_##f,
+#include "common/stats.def"
+#undef DLQ_REASON
+	DLQ_REASON_COUNT
+};
+
+enum {
+#define LATENCY_BUCKET(us) 1 +
+	STATS_LATENCY_BUCKETS = 0
+#include "common/stats.def"
+#undef LATENCY_BUCKET
+};
+
+extern const uint64_t stats_latency_bounds_us[STATS_LATENCY_BUCKETS];
+const char *dlq_reason_name(enum dlq_reason r);
+
+struct stats_values {
+#define STAT_COUNTER(f, name, help) uint64_t f;
+#include "common/stats.def"
+#undef STAT_COUNTER
+	uint64_t dead_lettered[DLQ_REASON_COUNT];
+	uint64_t latency_bucket[STATS_LATENCY_BUCKETS + 1];	/* last: +Inf */
+	uint64_t latency_count;
+	uint64_t latency_sum_us;
+};
+
+struct stats_gauges {
+#define STAT_GAUGE(f, name, help) int64_t f;
+#include "common/stats.def"
+#undef STAT_GAUGE
+};
+
+enum worker_state {
+	WS_DOWN = 0,		/* not running (before first start, or dead) */
+	WS_STARTING,		/* forked, connecting */
+	WS_RUNNING,		/* connected and relaying */
+	WS_DEGRADED,		/* running, a server is unreachable */
+	WS_STOPPING,		/* graceful stop in progress */
+	WS_STATE_COUNT
+};
+extern const char *const worker_state_names[WS_STATE_COUNT];
+
+struct worker_slot {
+	int32_t pid;
+	uint32_t state;		/* enum worker_state */
+	uint64_t generation;	/* incremented by the master at each start */
+	uint64_t heartbeat_ms;	/* CLOCK_MONOTONIC ms, written by the worker */
+	uint64_t restarts;	/* written by the master */
+	uint64_t started_s;	/* CLOCK_REALTIME s of the current start */
+	struct stats_values cur;	/* this incarnation, written by the worker */
+	struct stats_values retired;	/* earlier incarnations, by the master */
+	struct stats_gauges gauges;
+};
+
+struct stats_shm {
+	uint32_t magic;
+	uint32_t nworkers;
+	uint64_t started_s;
+	struct worker_slot slot[];
+};
+
+#define STATS_MAGIC 0x45524c59u	/* "ERLY" */
+
+/* Maps an anonymous shared segment for n slots; call before forking. */
+struct stats_shm *stats_create(uint32_t nworkers);
+void stats_destroy(struct stats_shm *shm);
+
+/* Master, after a worker's death: cur -> retired, gauges zeroed. */
+void stats_retire(struct worker_slot *s);
+
+/* Relaxed single-writer updates. */
+static inline void
+stat_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static inline void
+stat_set(int64_t *g, int64_t v)
+{
+	__atomic_store_n(g, v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t
+stat_get(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+void stats_observe_latency(struct stats_values *v, uint64_t us);
+
+/*
+ * Renders the Prometheus text format into `out`: per-worker series
+ * (event_relay_worker_*{worker="N"}) and totals (event_relay_*).
+ */
+void stats_render_prometheus(const struct stats_shm *shm, FILE *out);
+
+#endif
