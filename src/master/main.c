@@ -1,0 +1,212 @@
+/*
+ * event-relayd: command line, configuration check, daemonising, then
+ * the master. Everything that can be wrong with the configuration is
+ * found here, before any process is forked, and reported as
+ * "file:line: setting: message" with exit status 1.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <amqp.h>
+#include <librdkafka/rdkafka.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/route.h"
+#include "master/master.h"
+#include "worker/kafka_sink.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/event-relay/event-relay.conf"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: event-relayd [-f] [-t] [-c file]\n"
+	    "       event-relayd -h | -V\n"
+	    "  -c file  configuration file (default %s)\n"
+	    "  -f       stay in the foreground and log to stderr\n"
+	    "  -t       check the configuration and exit (0 valid, 1 invalid)\n"
+	    "  -h       show this help\n"
+	    "  -V       show the version\n",
+	    DEFAULT_CONFIG);
+}
+
+static int
+write_pid_file(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_error("pid_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		log_error("pid_file %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return -1;
+	umask(022);
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		return -1;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+static int
+drop_privileges(const struct er_config *cfg)
+{
+	struct passwd *pw;
+	gid_t gid;
+
+	if (cfg->user == NULL || cfg->user[0] == '\0' || geteuid() != 0)
+		return 0;
+	pw = getpwnam(cfg->user);
+	if (pw == NULL) {
+		log_error("user: %s: no such user", cfg->user);
+		return -1;
+	}
+	gid = pw->pw_gid;
+	if (cfg->group != NULL && cfg->group[0] != '\0') {
+		struct group *gr = getgrnam(cfg->group);
+
+		if (gr == NULL) {
+			log_error("group: %s: no such group", cfg->group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_error("cannot switch to user %s: %s", cfg->user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONFIG;
+	int foreground = 0, check = 0, c, nerr, status;
+	struct er_config cfg;
+	struct route route;
+	char err[512];
+
+	while ((c = getopt(argc, argv, "c:fthV")) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("event-relayd %s (librdkafka %s, rabbitmq-c %s)\n", PACKAGE_VERSION,
+			    rd_kafka_version_str(), amqp_version());
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "event-relayd: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	log_open(LOG_TO_STDERR, LOG_LVL_INFO);
+	log_set_role("event-relayd");
+
+	memset(&cfg, 0, sizeof(cfg));
+	nerr = config_load(&cfg, path, NULL, stderr);
+	if (nerr == 0 && kafka_sink_check_properties(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		nerr++;
+	}
+	if (nerr > 0) {
+		fprintf(stderr, "event-relayd: %s: %d error%s in the configuration\n", path, nerr,
+		    nerr == 1 ? "" : "s");
+		config_free(&cfg);
+		return 1;
+	}
+	if (route_implicit(&route, &cfg) < 0) {
+		fprintf(stderr, "event-relayd: out of memory\n");
+		return 1;
+	}
+	if (check) {
+		printf("event-relayd: %s: configuration ok (queue %s -> topic %s, %ld workers)\n", path,
+		    route.queue, route.topic, cfg.workers);
+		route_free(&route);
+		config_free(&cfg);
+		return 0;
+	}
+	log_set_level(cfg.log_level);
+	if (!foreground) {
+		if (daemonize() < 0) {
+			log_error("cannot become a daemon: %s", strerror(errno));
+			return 1;
+		}
+		log_open(LOG_TO_SYSLOG, cfg.log_level);
+		if (write_pid_file(cfg.pid_file) < 0)
+			return 1;
+	}
+	if (drop_privileges(&cfg) < 0)
+		return 1;
+	status = master_run(&cfg, &route);
+	if (!foreground && cfg.pid_file != NULL && cfg.pid_file[0] != '\0')
+		unlink(cfg.pid_file);
+	route_free(&route);
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,703 @@
+/*
+ * amqp_source: connection set-up, the frame reader and the publishers.
+ *
+ * The reader is a small state machine over channel 1 (basic.deliver ->
+ * content header -> body frames, copied into a worker slot) and
+ * channel 2 (publisher confirms, and basic.return of a dead-letter copy,
+ * whose content is skipped after its x-event-relay-seq header is read).
+ * Any channel or connection close from the broker ends the connection:
+ * its generation is over and the worker forgets its delivery tags.
+ *
+ * Properties of a delivery live in rabbitmq-c's channel-1 pool, which is
+ * recycled only between deliveries, never while one is half received.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <amqp.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include "common/backoff.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/route.h"
+#include "worker/amqp_source.h"
+#include "worker/slot.h"
+
+#define CH_CONSUME 1
+#define CH_PUBLISH 2
+#define MAX_URLS 16
+#define MAX_RETURNED 64
+#define HDR_SEQ "x-event-relay-seq"
+
+enum rx_state { RX_METHOD, RX_HEADER, RX_BODY };
+
+struct amqp_source {
+	const struct er_config *cfg;
+	const struct route *route;
+	const struct amqp_source_ops *ops;
+	void *arg;
+	struct stats_gauges *gauges;
+	struct stats_values *counters;
+	int worker_id;
+	char worker_name[96];
+	char consumer_tag[128];
+
+	char *urlbuf[MAX_URLS];
+	size_t nurls, next_url;
+
+	amqp_connection_state_t conn;
+	int up;
+	int cancelled;
+	uint64_t generation;
+	uint64_t connects;
+	uint64_t next_connect_ms;
+	uint64_t last_rx_ms;
+	uint64_t last_service_ms;
+	struct backoff backoff;
+
+	/* reader state, channel 1 */
+	enum rx_state rx;
+	uint64_t rx_tag;
+	int rx_redelivered;
+	struct slot *rx_slot;
+	uint64_t rx_size, rx_got;
+	const amqp_basic_properties_t *rx_props;
+
+	/* channel 2 */
+	uint64_t publish_seq;
+	int ret_state;		/* 0 none, 1 header expected, 2 body */
+	uint64_t ret_left;
+	uint64_t returned[MAX_RETURNED];
+	size_t nreturned;
+};
+
+static void
+set_up(struct amqp_source *a, int up)
+{
+	a->up = up;
+	stat_set(&a->gauges->amqp_up, up);
+}
+
+static int
+reply_ok(struct amqp_source *a, amqp_rpc_reply_t r, const char *what)
+{
+	char detail[256];
+
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return 0;
+	case AMQP_RESPONSE_NONE:
+		snprintf(detail, sizeof(detail), "missing RPC reply");
+		break;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		snprintf(detail, sizeof(detail), "%s", amqp_error_string2(r.library_error));
+		break;
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+			amqp_connection_close_t *m = r.reply.decoded;
+
+			snprintf(detail, sizeof(detail), "connection closed: %u %.*s", m->reply_code,
+			    (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+		} else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+			amqp_channel_close_t *m = r.reply.decoded;
+
+			snprintf(detail, sizeof(detail), "channel closed: %u %.*s", m->reply_code,
+			    (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+		} else {
+			snprintf(detail, sizeof(detail), "server exception 0x%08x", r.reply.id);
+		}
+		break;
+	default:
+		snprintf(detail, sizeof(detail), "unknown reply");
+	}
+	log_warn("amqp_source: %s: %s", what, detail);
+	return -1;
+}
+
+struct amqp_source *
+amqp_source_new(const struct er_config *cfg, const struct route *route, int worker_id,
+    const struct amqp_source_ops *ops, void *arg, struct stats_gauges *gauges,
+    struct stats_values *counters)
+{
+	struct amqp_source *a = calloc(1, sizeof(*a));
+	char host[64];
+	const char *p;
+
+	if (a == NULL)
+		return NULL;
+	a->cfg = cfg;
+	a->route = route;
+	a->ops = ops;
+	a->arg = arg;
+	a->gauges = gauges;
+	a->counters = counters;
+	a->worker_id = worker_id;
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(a->worker_name, sizeof(a->worker_name), "%s/%ld/worker-%d", host, (long)getpid(), worker_id);
+	snprintf(a->consumer_tag, sizeof(a->consumer_tag), "event-relay-%s-%ld-w%d", host, (long)getpid(), worker_id);
+	/* rabbitmq.url may list several brokers, tried in turn. */
+	for (p = cfg->amqp_url; *p != '\0' && a->nurls < MAX_URLS;) {
+		size_t n = strcspn(p, ", ");
+
+		if (n > 0 && (a->urlbuf[a->nurls] = strndup(p, n)) != NULL)
+			a->nurls++;
+		p += n;
+		p += strspn(p, ", ");
+	}
+	if (a->nurls == 0) {
+		log_error("amqp_source: no RabbitMQ URL");
+		free(a);
+		return NULL;
+	}
+	backoff_init(&a->backoff, (uint64_t)cfg->retry_initial_ms, (uint64_t)cfg->retry_max_ms, 2.0,
+	    (uint64_t)getpid() * 40503u + 1);
+	return a;
+}
+
+static void
+disconnect(struct amqp_source *a, const char *why)
+{
+	if (a->conn == NULL)
+		return;
+	if (why != NULL)
+		log_warn("amqp_source: connection lost: %s", why);
+	amqp_destroy_connection(a->conn);
+	a->conn = NULL;
+	set_up(a, 0);
+	a->rx = RX_METHOD;
+	a->rx_slot = NULL;
+	a->ret_state = 0;
+	a->nreturned = 0;
+	a->next_connect_ms = a->last_service_ms + backoff_next(&a->backoff);
+	a->ops->lost(a->arg);
+}
+
+void
+amqp_source_destroy(struct amqp_source *a)
+{
+	if (a == NULL)
+		return;
+	if (a->conn != NULL)
+		amqp_destroy_connection(a->conn);
+	for (size_t i = 0; i < a->nurls; i++)
+		free(a->urlbuf[i]);
+	free(a);
+}
+
+int
+amqp_source_up(const struct amqp_source *a)
+{
+	return a->up;
+}
+
+int
+amqp_source_fd(const struct amqp_source *a)
+{
+	return a->conn != NULL ? amqp_get_sockfd(a->conn) : -1;
+}
+
+int
+amqp_source_buffered(const struct amqp_source *a)
+{
+	return a->conn != NULL && (amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn));
+}
+
+static int
+declare(struct amqp_source *a, amqp_channel_t ch, const char *queue, int passive)
+{
+	amqp_queue_declare(a->conn, ch, amqp_cstring_bytes(queue), passive, 1, 0, 0, amqp_empty_table);
+	return reply_ok(a, amqp_get_rpc_reply(a->conn), queue);
+}
+
+/* One connection attempt to one URL; 0 when consuming. */
+static int
+connect_url(struct amqp_source *a, const char *url_text)
+{
+	struct amqp_connection_info ci;
+	struct timeval tv = { .tv_sec = a->cfg->amqp_connect_timeout, .tv_usec = 0 };
+	amqp_socket_t *sock;
+	char *url = strdup(url_text);
+	int rc;
+
+	if (url == NULL)
+		return -1;
+	if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
+		log_error("amqp_source: cannot parse URL %s", url_text);
+		free(url);
+		return -1;
+	}
+	a->conn = amqp_new_connection();
+	if (a->conn == NULL) {
+		free(url);
+		return -1;
+	}
+	if (ci.ssl) {
+		sock = amqp_ssl_socket_new(a->conn);
+		if (sock != NULL)
+			amqp_ssl_socket_set_cacert(sock, "/etc/ssl/certs/ca-certificates.crt");
+	} else {
+		sock = amqp_tcp_socket_new(a->conn);
+	}
+	if (sock == NULL) {
+		log_error("amqp_source: cannot create socket");
+		goto fail;
+	}
+	amqp_set_handshake_timeout(a->conn, &tv);
+	amqp_set_rpc_timeout(a->conn, &tv);
+	rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
+	if (rc != AMQP_STATUS_OK) {
+		log_warn("amqp_source: connect %s:%d: %s", ci.host, ci.port, amqp_error_string2(rc));
+		goto fail;
+	}
+	if (reply_ok(a, amqp_login(a->conn, ci.vhost, 0, 131072, (int)a->cfg->amqp_heartbeat,
+	    AMQP_SASL_METHOD_PLAIN, ci.user, ci.password), "login") < 0)
+		goto fail;
+	amqp_channel_open(a->conn, CH_CONSUME);
+	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "channel.open") < 0)
+		goto fail;
+	amqp_basic_qos(a->conn, CH_CONSUME, 0, (uint16_t)a->cfg->amqp_prefetch, 0);
+	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "basic.qos") < 0)
+		goto fail;
+	if (declare(a, CH_CONSUME, a->route->queue, !a->route->declare) < 0)
+		goto fail;
+	amqp_channel_open(a->conn, CH_PUBLISH);
+	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "channel.open") < 0)
+		goto fail;
+	if (declare(a, CH_PUBLISH, a->route->dlq, 0) < 0)
+		goto fail;
+	amqp_confirm_select(a->conn, CH_PUBLISH);
+	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "confirm.select") < 0)
+		goto fail;
+	amqp_basic_consume(a->conn, CH_CONSUME, amqp_cstring_bytes(a->route->queue),
+	    amqp_cstring_bytes(a->consumer_tag), 0, 0, 0, amqp_empty_table);
+	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "basic.consume") < 0)
+		goto fail;
+	log_info("amqp_source: consuming %s on %s:%d%s (prefetch %ld)", a->route->queue, ci.host,
+	    ci.port, ci.vhost, a->cfg->amqp_prefetch);
+	free(url);
+	return 0;
+fail:
+	amqp_destroy_connection(a->conn);
+	a->conn = NULL;
+	free(url);
+	return -1;
+}
+
+static void
+connect_now(struct amqp_source *a, uint64_t now_ms)
+{
+	for (size_t i = 0; i < a->nurls; i++) {
+		const char *url = a->urlbuf[a->next_url];
+
+		a->next_url = (a->next_url + 1) % a->nurls;
+		if (connect_url(a, url) == 0) {
+			a->generation++;
+			if (a->connects++ > 0)
+				stat_add(&a->counters->amqp_reconnects, 1);
+			a->rx = RX_METHOD;
+			a->publish_seq = 0;
+			a->nreturned = 0;
+			a->ret_state = 0;
+			a->cancelled = 0;
+			a->last_rx_ms = now_ms;
+			a->last_service_ms = now_ms;
+			backoff_reset(&a->backoff);
+			set_up(a, 1);
+			a->ops->connected(a->arg, a->generation);
+			return;
+		}
+	}
+	a->next_connect_ms = now_ms + backoff_next(&a->backoff);
+}
+
+uint64_t
+amqp_source_next_due(const struct amqp_source *a)
+{
+	uint64_t hb;
+
+	if (a->conn == NULL)
+		return a->next_connect_ms;
+	hb = a->cfg->amqp_heartbeat > 0 ? (uint64_t)a->cfg->amqp_heartbeat * 1000 / 4 : 1000;
+	return a->last_service_ms + hb;
+}
+
+void
+amqp_source_tick(struct amqp_source *a, uint64_t now_ms)
+{
+	if (a->conn == NULL) {
+		a->last_service_ms = now_ms;
+		if (now_ms >= a->next_connect_ms)
+			connect_now(a, now_ms);
+		return;
+	}
+	if (a->cfg->amqp_heartbeat > 0 &&
+	    now_ms - a->last_rx_ms > (uint64_t)a->cfg->amqp_heartbeat * 2000 + 1000) {
+		a->last_service_ms = now_ms;
+		disconnect(a, "no data from the broker for two heartbeat intervals");
+		return;
+	}
+	/* Lets rabbitmq-c send its heartbeat even when the socket is quiet. */
+	if (now_ms >= amqp_source_next_due(a))
+		amqp_source_read(a, now_ms, 0);
+}
+
+static void
+server_closed(struct amqp_source *a, const amqp_frame_t *f)
+{
+	char why[256];
+
+	if (f->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+		amqp_connection_close_t *m = f->payload.method.decoded;
+		amqp_connection_close_ok_t ok;
+
+		snprintf(why, sizeof(why), "broker closed the connection: %u %.*s", m->reply_code,
+		    (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+		amqp_send_method(a->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+	} else {
+		amqp_channel_close_t *m = f->payload.method.decoded;
+
+		snprintf(why, sizeof(why), "broker closed channel %u: %u %.*s", f->channel,
+		    m->reply_code, (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+	}
+	disconnect(a, why);
+}
+
+static void
+confirm(struct amqp_source *a, uint64_t tag, int multiple, int ok)
+{
+	/* Returned copies were acked by the broker without reaching a queue. */
+	for (size_t i = 0; i < a->nreturned;) {
+		if (a->returned[i] == tag || (multiple && a->returned[i] < tag)) {
+			a->ops->confirmed(a->arg, a->returned[i], 0, 0);
+			a->returned[i] = a->returned[--a->nreturned];
+		} else {
+			i++;
+		}
+	}
+	a->ops->confirmed(a->arg, tag, multiple, ok);
+}
+
+static uint64_t
+header_seq(const amqp_basic_properties_t *p)
+{
+	if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return 0;
+	for (int i = 0; i < p->headers.num_entries; i++) {
+		const amqp_table_entry_t *e = &p->headers.entries[i];
+
+		if (e->key.len == strlen(HDR_SEQ) && memcmp(e->key.bytes, HDR_SEQ, e->key.len) == 0 &&
+		    e->value.kind == AMQP_FIELD_KIND_I64)
+			return (uint64_t)e->value.value.i64;
+	}
+	return 0;
+}
+
+/* 1 if a delivery completed, 0 otherwise, -1 if the connection ended. */
+static int
+handle_frame(struct amqp_source *a, amqp_frame_t *f)
+{
+	if (f->frame_type == AMQP_FRAME_METHOD) {
+		amqp_method_number_t id = f->payload.method.id;
+
+		switch (id) {
+		case AMQP_BASIC_DELIVER_METHOD: {
+			amqp_basic_deliver_t *d = f->payload.method.decoded;
+
+			if (f->channel != CH_CONSUME || a->rx != RX_METHOD) {
+				disconnect(a, "unexpected basic.deliver");
+				return -1;
+			}
+			a->rx_tag = d->delivery_tag;
+			a->rx_redelivered = d->redelivered;
+			a->rx = RX_HEADER;
+			return 0;
+		}
+		case AMQP_BASIC_ACK_METHOD: {
+			amqp_basic_ack_t *m = f->payload.method.decoded;
+
+			confirm(a, m->delivery_tag, m->multiple, 1);
+			return 0;
+		}
+		case AMQP_BASIC_NACK_METHOD: {
+			amqp_basic_nack_t *m = f->payload.method.decoded;
+
+			log_warn("amqp_source: broker nacked dead-letter publish %llu",
+			    (unsigned long long)m->delivery_tag);
+			confirm(a, m->delivery_tag, m->multiple, 0);
+			return 0;
+		}
+		case AMQP_BASIC_RETURN_METHOD: {
+			amqp_basic_return_t *m = f->payload.method.decoded;
+
+			log_warn("amqp_source: dead-letter copy returned: %u %.*s", m->reply_code,
+			    (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+			a->ret_state = 1;
+			return 0;
+		}
+		case AMQP_BASIC_CANCEL_METHOD:
+			disconnect(a, "the broker cancelled the consumer (queue deleted?)");
+			return -1;
+		case AMQP_BASIC_CANCEL_OK_METHOD:
+			return 0;
+		case AMQP_CONNECTION_CLOSE_METHOD:
+		case AMQP_CHANNEL_CLOSE_METHOD:
+			server_closed(a, f);
+			return -1;
+		case AMQP_CONNECTION_BLOCKED_METHOD:
+			log_warn("amqp_source: the broker blocked publishing (resource alarm)");
+			return 0;
+		case AMQP_CONNECTION_UNBLOCKED_METHOD:
+			log_info("amqp_source: the broker unblocked publishing");
+			return 0;
+		default:
+			log_debug("amqp_source: ignoring method 0x%08x on channel %u", id, f->channel);
+			return 0;
+		}
+	}
+	if (f->channel == CH_PUBLISH) {
+		/* Content of a returned dead-letter copy: note its seq, skip the body. */
+		if (f->frame_type == AMQP_FRAME_HEADER && a->ret_state == 1) {
+			uint64_t seq = header_seq(f->payload.properties.decoded);
+
+			if (seq != 0 && a->nreturned < MAX_RETURNED)
+				a->returned[a->nreturned++] = seq;
+			a->ret_left = f->payload.properties.body_size;
+			a->ret_state = a->ret_left > 0 ? 2 : 0;
+		} else if (f->frame_type == AMQP_FRAME_BODY && a->ret_state == 2) {
+			size_t n = f->payload.body_fragment.len;
+
+			a->ret_left -= n < a->ret_left ? n : a->ret_left;
+			if (a->ret_left == 0)
+				a->ret_state = 0;
+		}
+		return 0;
+	}
+	if (f->channel != CH_CONSUME)
+		return 0;
+	if (f->frame_type == AMQP_FRAME_HEADER) {
+		if (a->rx != RX_HEADER) {
+			disconnect(a, "unexpected content header");
+			return -1;
+		}
+		a->rx_size = f->payload.properties.body_size;
+		a->rx_props = f->payload.properties.decoded;
+		a->rx_got = 0;
+		a->rx_slot = a->ops->begin(a->arg, a->rx_tag, a->rx_redelivered, a->rx_size);
+		if (a->rx_slot == NULL) {
+			disconnect(a, "no memory for a delivery");
+			return -1;
+		}
+		if (a->rx_size > 0) {
+			a->rx = RX_BODY;
+			return 0;
+		}
+	} else if (f->frame_type == AMQP_FRAME_BODY) {
+		size_t n = f->payload.body_fragment.len;
+
+		if (a->rx != RX_BODY || n > a->rx_size - a->rx_got) {
+			disconnect(a, "unexpected body frame");
+			return -1;
+		}
+		memcpy(a->rx_slot->body + a->rx_got, f->payload.body_fragment.bytes, n);
+		a->rx_got += n;
+		if (a->rx_got < a->rx_size)
+			return 0;
+	} else {
+		return 0;
+	}
+	a->rx_slot->body_len = a->rx_size;
+	a->rx = RX_METHOD;
+	a->ops->delivered(a->arg, a->rx_slot, a->rx_props);
+	a->rx_slot = NULL;
+	a->rx_props = NULL;
+	if (a->conn != NULL)
+		amqp_maybe_release_buffers_on_channel(a->conn, CH_CONSUME);
+	return 1;
+}
+
+int
+amqp_source_read(struct amqp_source *a, uint64_t now_ms, int max)
+{
+	static const struct timeval zero = { 0, 0 };
+	int n = 0;
+
+	if (a->conn == NULL)
+		return 0;
+	a->last_service_ms = now_ms;
+	for (;;) {
+		amqp_frame_t f;
+		int rc;
+
+		if (max > 0 && n >= max && a->rx == RX_METHOD)
+			break;
+		rc = amqp_simple_wait_frame_noblock(a->conn, &f, &zero);
+		if (rc == AMQP_STATUS_TIMEOUT)
+			break;
+		if (rc != AMQP_STATUS_OK) {
+			disconnect(a, amqp_error_string2(rc));
+			return n;
+		}
+		a->last_rx_ms = now_ms;
+		rc = handle_frame(a, &f);
+		if (rc < 0 || a->conn == NULL)
+			return n + (rc > 0);
+		n += rc;
+	}
+	if (a->rx == RX_METHOD && a->ret_state == 0 && amqp_release_buffers_ok(a->conn))
+		amqp_release_buffers(a->conn);
+	return n;
+}
+
+int
+amqp_source_ack(struct amqp_source *a, uint64_t tag, int multiple)
+{
+	int rc;
+
+	if (a->conn == NULL)
+		return -1;
+	rc = amqp_basic_ack(a->conn, CH_CONSUME, tag, multiple);
+	if (rc != AMQP_STATUS_OK) {
+		disconnect(a, amqp_error_string2(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static amqp_table_entry_t
+str_entry(const char *key, const char *value)
+{
+	amqp_table_entry_t e;
+
+	e.key = amqp_cstring_bytes(key);
+	e.value.kind = AMQP_FIELD_KIND_UTF8;
+	e.value.value.bytes = amqp_cstring_bytes(value);
+	return e;
+}
+
+int
+amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
+    const amqp_basic_properties_t *props, uint64_t *seq)
+{
+	amqp_basic_properties_t p;
+	amqp_table_entry_t *entries;
+	int nold = 0, rc;
+	char when[40];
+	struct timespec ts;
+	struct tm tm;
+	amqp_bytes_t body = { .len = s->body_len, .bytes = s->body };
+
+	if (a->conn == NULL)
+		return -1;
+	if (props != NULL) {
+		p = *props;
+	} else {
+		memset(&p, 0, sizeof(p));
+	}
+	if (p._flags & AMQP_BASIC_HEADERS_FLAG)
+		nold = p.headers.num_entries;
+	entries = calloc((size_t)nold + 5, sizeof(*entries));
+	if (entries == NULL)
+		return -1;
+	if (nold > 0)
+		memcpy(entries, p.headers.entries, (size_t)nold * sizeof(*entries));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ", ts.tv_nsec / 1000000);
+	entries[nold + 0] = str_entry("x-event-relay-reason", dlq_reason_name(s->reason));
+	entries[nold + 1] = str_entry("x-event-relay-time", when);
+	entries[nold + 2] = str_entry("x-event-relay-worker", a->worker_name);
+	entries[nold + 3] = str_entry("x-event-relay-queue", a->route->queue);
+	entries[nold + 4].key = amqp_cstring_bytes(HDR_SEQ);
+	entries[nold + 4].value.kind = AMQP_FIELD_KIND_I64;
+	entries[nold + 4].value.value.i64 = (int64_t)(a->publish_seq + 1);
+	p.headers.num_entries = nold + 5;
+	p.headers.entries = entries;
+	p._flags |= AMQP_BASIC_HEADERS_FLAG;
+	if (!(p._flags & AMQP_BASIC_DELIVERY_MODE_FLAG)) {
+		p._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
+		p.delivery_mode = 2;
+	}
+	rc = amqp_basic_publish(a->conn, CH_PUBLISH, amqp_empty_bytes, amqp_cstring_bytes(a->route->dlq),
+	    1, 0, &p, body);
+	free(entries);
+	if (rc != AMQP_STATUS_OK) {
+		disconnect(a, amqp_error_string2(rc));
+		return -1;
+	}
+	*seq = ++a->publish_seq;
+	return 0;
+}
+
+static int
+clone_bytes(amqp_bytes_t *dst, amqp_bytes_t src, amqp_pool_t *pool)
+{
+	if (src.len == 0) {
+		*dst = amqp_empty_bytes;
+		return 0;
+	}
+	amqp_pool_alloc_bytes(pool, src.len, dst);
+	if (dst->bytes == NULL)
+		return -1;
+	memcpy(dst->bytes, src.bytes, src.len);
+	return 0;
+}
+
+int
+amqp_props_clone(amqp_basic_properties_t *dst, const amqp_basic_properties_t *src, amqp_pool_t *pool)
+{
+	*dst = *src;
+	if (clone_bytes(&dst->content_type, src->content_type, pool) < 0 ||
+	    clone_bytes(&dst->content_encoding, src->content_encoding, pool) < 0 ||
+	    clone_bytes(&dst->correlation_id, src->correlation_id, pool) < 0 ||
+	    clone_bytes(&dst->reply_to, src->reply_to, pool) < 0 ||
+	    clone_bytes(&dst->expiration, src->expiration, pool) < 0 ||
+	    clone_bytes(&dst->message_id, src->message_id, pool) < 0 ||
+	    clone_bytes(&dst->type, src->type, pool) < 0 ||
+	    clone_bytes(&dst->user_id, src->user_id, pool) < 0 ||
+	    clone_bytes(&dst->app_id, src->app_id, pool) < 0 ||
+	    clone_bytes(&dst->cluster_id, src->cluster_id, pool) < 0)
+		return -1;
+	if ((src->_flags & AMQP_BASIC_HEADERS_FLAG) &&
+	    amqp_table_clone(&src->headers, &dst->headers, pool) != AMQP_STATUS_OK)
+		return -1;
+	return 0;
+}
+
+void
+amqp_source_cancel(struct amqp_source *a)
+{
+	amqp_basic_cancel_t req;
+
+	if (a->conn == NULL || a->cancelled)
+		return;
+	req.consumer_tag = amqp_cstring_bytes(a->consumer_tag);
+	req.nowait = 0;
+	if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CANCEL_METHOD, &req) != AMQP_STATUS_OK)
+		disconnect(a, "basic.cancel failed");
+	a->cancelled = 1;
+}
+
+void
+amqp_source_close(struct amqp_source *a)
+{
+	struct timeval tv = { .tv_sec = 2, .tv_usec = 0 };
+
+	if (a->conn == NULL)
+		return;
+	amqp_set_rpc_timeout(a->conn, &tv);
+	amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(a->conn);
+	a->conn = NULL;
+	set_up(a, 0);
+}

@@ -1,0 +1,362 @@
+/*
+ * kafka_sink: owns the worker's rd_kafka_t, its topic handles and the
+ * wake-up pipe.
+ *
+ * librdkafka writes to the pipe only when its main queue goes from empty
+ * to non-empty, so every wake-up drains the pipe and then polls until
+ * rd_kafka_poll() returns 0; stopping early would lose the wake-up.
+ * Connectivity for /ready comes from the statistics callback: the
+ * producer counts as connected while at least one broker is UP.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/route.h"
+#include "common/stats.h"
+#include "worker/kafka_sink.h"
+#include "worker/slot.h"
+
+#define KAFKA_MAX_TOPICS 16
+
+struct kafka_sink {
+	rd_kafka_t *rk;
+	int pipefd[2];
+	const struct kafka_sink_ops *ops;
+	void *arg;
+	struct stats_gauges *gauges;
+	rd_kafka_resp_err_t last_error;	/* to log a repeated error once */
+	struct {
+		const struct route *route;
+		rd_kafka_topic_t *rkt;
+	} topics[KAFKA_MAX_TOPICS];
+	size_t ntopics;
+};
+
+/* Defaults a relay needs; kafka.properties may override all but these. */
+static const char *const kafka_defaults[][2] = {
+	{"enable.idempotence", "true"},
+	{"acks", "all"},
+	{"linger.ms", "5"},
+	{"batch.num.messages", "10000"},
+	{"queue.buffering.max.messages", "1000000"},
+	{"message.timeout.ms", "60000"},
+	{"statistics.interval.ms", "1000"},
+	{"socket.keepalive.enable", "true"},
+};
+
+static const char *const kafka_locked[] = {"enable.idempotence", "acks"};
+
+int
+kafka_error_is_permanent(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errsz)
+{
+	if (rd_kafka_conf_set(conf, name, value, err, errsz) != RD_KAFKA_CONF_OK)
+		return -1;
+	return 0;
+}
+
+/* Applies defaults, the configured brokers and kafka.properties. */
+static int
+conf_build(rd_kafka_conf_t *conf, const struct er_config *cfg, char *err, size_t errsz)
+{
+	for (size_t i = 0; i < sizeof(kafka_defaults) / sizeof(kafka_defaults[0]); i++)
+		if (conf_set(conf, kafka_defaults[i][0], kafka_defaults[i][1], err, errsz) < 0)
+			return -1;
+	if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err, errsz) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->kafka_properties.n; i++) {
+		const char *p = cfg->kafka_properties.v[i];
+		const char *eq = strchr(p, '=');
+		char name[256];
+		size_t n;
+
+		if (eq == NULL || (n = (size_t)(eq - p)) == 0 || n >= sizeof(name)) {
+			snprintf(err, errsz, "kafka.properties: \"%s\": expected name=value", p);
+			return -1;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		for (size_t j = 0; j < sizeof(kafka_locked) / sizeof(kafka_locked[0]); j++) {
+			if (strcmp(name, kafka_locked[j]) == 0) {
+				snprintf(err, errsz, "kafka.properties: %s: may not be changed (the relay needs %s)",
+				    name, name);
+				return -1;
+			}
+		}
+		if (conf_set(conf, name, eq + 1, err, errsz) < 0) {
+			char tmp[512];
+
+			snprintf(tmp, sizeof(tmp), "kafka.properties: %s: %s", name, err);
+			snprintf(err, errsz, "%s", tmp);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+kafka_sink_check_properties(const struct er_config *cfg, char *err, size_t errsz)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	int rc = conf_build(conf, cfg, err, errsz);
+
+	rd_kafka_conf_destroy(conf);
+	return rc;
+}
+
+static void
+dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct kafka_sink *k = opaque;
+
+	(void)rk;
+	if (m->err == 0 && k->gauges != NULL)
+		stat_set(&k->gauges->kafka_up, 1);
+	k->ops->delivered(k->arg, m->_private, m->err);
+}
+
+static void
+error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct kafka_sink *k = opaque;
+
+	(void)rk;
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && k->gauges != NULL)
+		stat_set(&k->gauges->kafka_up, 0);
+	if ((rd_kafka_resp_err_t)err == k->last_error)
+		log_debug("kafka_sink: %s: %s", rd_kafka_err2name(err), reason);
+	else
+		log_warn("kafka_sink: %s: %s", rd_kafka_err2name(err), reason);
+	k->last_error = err;
+}
+
+/*
+ * The statistics JSON is librdkafka's own, fixed-format output, so a
+ * scan for each broker's "source" and "state" is enough here.
+ */
+static int
+stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct kafka_sink *k = opaque;
+	const char *p = strstr(json, "\"brokers\":{");
+	const char *end = p != NULL ? strstr(p, "\"topics\":{") : NULL;
+	int up = 0;
+
+	(void)rk;
+	(void)len;
+	while (p != NULL && (p = strstr(p, "\"source\":\"")) != NULL && (end == NULL || p < end)) {
+		const char *src = p + 10;
+		const char *st = strstr(src, "\"state\":\"");
+
+		if (st == NULL)
+			break;
+		if (strncmp(src, "internal", 8) != 0 && strncmp(st + 9, "UP\"", 3) == 0)
+			up++;
+		p = st + 9;
+	}
+	if (k->gauges != NULL)
+		stat_set(&k->gauges->kafka_up, up > 0);
+	if (up > 0)
+		k->last_error = 0;
+	return 0;	/* librdkafka frees json */
+}
+
+static void
+log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level <= 3)
+		log_error("kafka_sink: %s: %s", fac, buf);
+	else if (level <= 4)
+		log_warn("kafka_sink: %s: %s", fac, buf);
+	else
+		log_debug("kafka_sink: %s: %s", fac, buf);
+}
+
+struct kafka_sink *
+kafka_sink_new(const struct er_config *cfg, int worker_id, const struct kafka_sink_ops *ops,
+    void *arg, struct stats_gauges *gauges)
+{
+	struct kafka_sink *k = calloc(1, sizeof(*k));
+	rd_kafka_conf_t *conf;
+	char err[512], client_id[128], host[64];
+
+	if (k == NULL) {
+		log_error("kafka_sink: out of memory");
+		return NULL;
+	}
+	k->ops = ops;
+	k->arg = arg;
+	k->gauges = gauges;
+	k->pipefd[0] = k->pipefd[1] = -1;
+	if (pipe2(k->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
+		log_error("kafka_sink: pipe: %s", strerror(errno));
+		free(k);
+		return NULL;
+	}
+	conf = rd_kafka_conf_new();
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(client_id, sizeof(client_id), "event-relay-%s-w%d", host, worker_id);
+	if (conf_set(conf, "client.id", client_id, err, sizeof(err)) < 0 ||
+	    conf_build(conf, cfg, err, sizeof(err)) < 0) {
+		log_error("kafka_sink: %s", err);
+		rd_kafka_conf_destroy(conf);
+		kafka_sink_destroy(k);
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_conf_set_stats_cb(conf, stats_cb);
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (k->rk == NULL) {
+		log_error("kafka_sink: rd_kafka_new: %s", err);
+		rd_kafka_conf_destroy(conf);
+		kafka_sink_destroy(k);
+		return NULL;
+	}
+	{
+		rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->rk);
+
+		rd_kafka_queue_io_event_enable(q, k->pipefd[1], "1", 1);
+		rd_kafka_queue_destroy(q);
+	}
+	return k;
+}
+
+void
+kafka_sink_destroy(struct kafka_sink *k)
+{
+	if (k == NULL)
+		return;
+	for (size_t i = 0; i < k->ntopics; i++)
+		rd_kafka_topic_destroy(k->topics[i].rkt);
+	if (k->rk != NULL) {
+		rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->rk);
+
+		rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+		rd_kafka_queue_destroy(q);
+		rd_kafka_destroy(k->rk);
+	}
+	if (k->pipefd[0] >= 0)
+		close(k->pipefd[0]);
+	if (k->pipefd[1] >= 0)
+		close(k->pipefd[1]);
+	free(k);
+}
+
+int
+kafka_sink_fd(const struct kafka_sink *k)
+{
+	return k->pipefd[0];
+}
+
+static rd_kafka_topic_t *
+topic_for(struct kafka_sink *k, const struct route *r)
+{
+	for (size_t i = 0; i < k->ntopics; i++)
+		if (k->topics[i].route == r)
+			return k->topics[i].rkt;
+	if (k->ntopics == KAFKA_MAX_TOPICS)
+		return NULL;
+	k->topics[k->ntopics].route = r;
+	k->topics[k->ntopics].rkt = rd_kafka_topic_new(k->rk, r->topic, NULL);
+	if (k->topics[k->ntopics].rkt == NULL) {
+		log_error("kafka_sink: rd_kafka_topic_new %s: %s", r->topic,
+		    rd_kafka_err2str(rd_kafka_last_error()));
+		return NULL;
+	}
+	return k->topics[k->ntopics++].rkt;
+}
+
+rd_kafka_resp_err_t
+kafka_sink_produce(struct kafka_sink *k, struct slot *s)
+{
+	rd_kafka_topic_t *rkt = topic_for(k, s->route);
+	rd_kafka_headers_t *hdrs = NULL;
+	const struct event *ev = &s->ev;
+	rd_kafka_resp_err_t err;
+
+	if (rkt == NULL)
+		return RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+	if (ev->nhdr > 0) {
+		hdrs = rd_kafka_headers_new(ev->nhdr);
+		for (size_t i = 0; i < ev->nhdr; i++)
+			rd_kafka_header_add(hdrs, ev->hdr[i].name, -1, ev->hdr[i].value,
+			    (ssize_t)ev->hdr[i].len);
+	}
+	err = rd_kafka_producev(k->rk,
+	    RD_KAFKA_V_RKT(rkt),
+	    RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+	    RD_KAFKA_V_MSGFLAGS(0),	/* value stays in the slot until the report */
+	    RD_KAFKA_V_VALUE((void *)ev->value, ev->value_len),
+	    RD_KAFKA_V_KEY(ev->key, ev->key_len),
+	    RD_KAFKA_V_HEADERS(hdrs),
+	    RD_KAFKA_V_OPAQUE(s),
+	    RD_KAFKA_V_END);
+	if (err != 0 && hdrs != NULL)
+		rd_kafka_headers_destroy(hdrs);
+	return err;
+}
+
+int
+kafka_sink_poll(struct kafka_sink *k)
+{
+	char buf[256];
+
+	while (read(k->pipefd[0], buf, sizeof(buf)) > 0)
+		;
+	while (rd_kafka_poll(k->rk, 0) > 0)
+		;
+	if (rd_kafka_fatal_error(k->rk, NULL, 0) != 0) {
+		char err[512];
+
+		rd_kafka_fatal_error(k->rk, err, sizeof(err));
+		log_error("kafka_sink: fatal producer error: %s", err);
+		return 1;
+	}
+	return 0;
+}
+
+int
+kafka_sink_flush(struct kafka_sink *k, int timeout_ms)
+{
+	rd_kafka_flush(k->rk, timeout_ms);
+	return rd_kafka_outq_len(k->rk);
+}
+
+int
+kafka_sink_outq(const struct kafka_sink *k)
+{
+	return rd_kafka_outq_len(k->rk);
+}

@@ -1,0 +1,57 @@
+/*
+ * kafka_sink: the worker's idempotent librdkafka producer (acks=all).
+ * Records are produced asynchronously with the slot as opaque; delivery
+ * reports come back through kafka_sink_poll(), driven by a pipe that
+ * librdkafka writes when its queue becomes non-empty.
+ */
+#ifndef ER_KAFKA_SINK_H
+#define ER_KAFKA_SINK_H
+
+#include <stddef.h>
+#include <librdkafka/rdkafka.h>
+
+struct er_config;
+struct slot;
+struct stats_gauges;
+
+struct kafka_sink_ops {
+	/* A delivery report: err 0 means Kafka has the record. */
+	void (*delivered)(void *arg, struct slot *s, rd_kafka_resp_err_t err);
+};
+
+struct kafka_sink;
+
+/* Creates the producer; NULL after logging why. */
+struct kafka_sink *kafka_sink_new(const struct er_config *cfg, int worker_id,
+    const struct kafka_sink_ops *ops, void *arg, struct stats_gauges *gauges);
+void kafka_sink_destroy(struct kafka_sink *k);
+
+/* The read end of the wake-up pipe: poll it for POLLIN. */
+int kafka_sink_fd(const struct kafka_sink *k);
+
+/*
+ * Produces the slot's event to its route's topic. The value is not
+ * copied: the slot's body must stay until the report. Returns 0, or the
+ * error (RD_KAFKA_RESP_ERR__QUEUE_FULL: try again after a poll).
+ */
+rd_kafka_resp_err_t kafka_sink_produce(struct kafka_sink *k, struct slot *s);
+
+/*
+ * Serves delivery reports and other callbacks. Returns 1 if the
+ * producer raised a fatal error (it must be recreated), else 0.
+ */
+int kafka_sink_poll(struct kafka_sink *k);
+
+/* Waits up to timeout_ms for outstanding records; returns those left. */
+int kafka_sink_flush(struct kafka_sink *k, int timeout_ms);
+
+/* Records produced and not yet reported. */
+int kafka_sink_outq(const struct kafka_sink *k);
+
+/* Errors that producing again can never fix: dead-letter instead. */
+int kafka_error_is_permanent(rd_kafka_resp_err_t err);
+
+/* Checks kafka.properties against librdkafka; 0, or -1 after writing errors. */
+int kafka_sink_check_properties(const struct er_config *cfg, char *err, size_t errsz);
+
+#endif

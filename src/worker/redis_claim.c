@@ -1,0 +1,469 @@
+/*
+ * redis_claim: connection state machine, request FIFO and the claim
+ * script.
+ *
+ * States: DOWN (waiting for the reconnect time) -> CONNECTING
+ * (non-blocking connect in progress) -> SETUP (AUTH, SELECT and SCRIPT
+ * LOAD sent) -> READY. Any error or a request older than
+ * REDIS_REPLY_TIMEOUT_MS drops the connection: every pending request is
+ * answered CLAIM_ERROR / not marked, so no slot is ever forgotten.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/backoff.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/route.h"
+#include "common/stats.h"
+#include "worker/redis_claim.h"
+#include "worker/slot.h"
+
+#define REDIS_REPLY_TIMEOUT_MS 5000
+
+/*
+ * KEYS[1] event key; ARGV[1] this delivery's claim token, ARGV[2] lease
+ * in ms, ARGV[3] "1" if the broker redelivered the message (a claim
+ * held by another token is then stale: its holder lost the delivery).
+ * Returns 0 claimed, 1 done, 2 held by another consumer.
+ */
+static const char claim_script[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v == 'done' then return 1 end\n"
+    "if v and v ~= ARGV[1] and ARGV[3] ~= '1' then return 2 end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "return 0\n";
+
+enum rc_state { RC_DOWN, RC_CONNECTING, RC_SETUP, RC_READY };
+enum req_type { REQ_SETUP, REQ_SCRIPT, REQ_CLAIM, REQ_MARK };
+
+struct req {
+	uint8_t type;
+	struct slot *slot;
+	uint64_t sent_ms;
+};
+
+struct redis_claim {
+	const struct er_config *cfg;
+	const struct redis_claim_ops *ops;
+	void *arg;
+	struct stats_gauges *gauges;
+	struct stats_values *counters;
+	redisContext *c;
+	enum rc_state state;
+	int want_write;
+	uint64_t next_connect_ms;
+	uint64_t now_ms;
+	struct backoff backoff;
+	char host[256];
+	int port;
+	char token_prefix[96];	/* host:pid */
+	char sha[41];
+	char lease_ms[24];
+	char ttl_ms[24];
+	struct req *fifo;	/* ring of pending requests */
+	size_t fifo_cap, fifo_head, fifo_len;
+	size_t setup_pending;
+	int logged_down;
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+fifo_push(struct redis_claim *r, enum req_type type, struct slot *s)
+{
+	if (r->fifo_len == r->fifo_cap) {
+		size_t ncap = r->fifo_cap ? r->fifo_cap * 2 : 1024;
+		struct req *n = malloc(ncap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		for (size_t i = 0; i < r->fifo_len; i++)
+			n[i] = r->fifo[(r->fifo_head + i) % r->fifo_cap];
+		free(r->fifo);
+		r->fifo = n;
+		r->fifo_cap = ncap;
+		r->fifo_head = 0;
+	}
+	r->fifo[(r->fifo_head + r->fifo_len) % r->fifo_cap] =
+	    (struct req){ .type = (uint8_t)type, .slot = s, .sent_ms = r->now_ms };
+	r->fifo_len++;
+	return 0;
+}
+
+static struct req
+fifo_pop(struct redis_claim *r)
+{
+	struct req q = r->fifo[r->fifo_head];
+
+	r->fifo_head = (r->fifo_head + 1) % r->fifo_cap;
+	r->fifo_len--;
+	return q;
+}
+
+/* Answers every pending request as failed and closes the connection. */
+static void
+drop_connection(struct redis_claim *r, const char *why)
+{
+	if (r->c != NULL) {
+		if (r->state == RC_READY || !r->logged_down)
+			log_warn("redis_claim: %s:%d: %s", r->host, r->port, why);
+		r->logged_down = 1;
+		redisFree(r->c);
+		r->c = NULL;
+		stat_add(&r->counters->redis_errors, 1);
+	}
+	r->state = RC_DOWN;
+	r->want_write = 0;
+	stat_set(&r->gauges->redis_up, 0);
+	r->next_connect_ms = r->now_ms + backoff_next(&r->backoff);
+	while (r->fifo_len > 0) {
+		struct req q = fifo_pop(r);
+
+		if (q.type == REQ_CLAIM)
+			r->ops->claimed(r->arg, q.slot, CLAIM_ERROR);
+		else if (q.type == REQ_MARK)
+			r->ops->marked(r->arg, q.slot, 0);
+	}
+	r->setup_pending = 0;
+}
+
+static int
+append(struct redis_claim *r, int argc, const char **argv, const size_t *argvlen)
+{
+	if (redisAppendCommandArgv(r->c, argc, argv, argvlen) != REDIS_OK)
+		return -1;
+	r->want_write = 1;
+	return 0;
+}
+
+static void
+send_setup(struct redis_claim *r)
+{
+	const struct er_config *cfg = r->cfg;
+	char db[16];
+
+	if (cfg->redis_password != NULL && cfg->redis_password[0] != '\0') {
+		const char *argv[] = {"AUTH", cfg->redis_password};
+
+		append(r, 2, argv, NULL);
+		fifo_push(r, REQ_SETUP, NULL);
+		r->setup_pending++;
+	}
+	if (cfg->redis_db != 0) {
+		const char *argv[] = {"SELECT", db};
+
+		snprintf(db, sizeof(db), "%ld", cfg->redis_db);
+		append(r, 2, argv, NULL);
+		fifo_push(r, REQ_SETUP, NULL);
+		r->setup_pending++;
+	}
+	{
+		const char *argv[] = {"SCRIPT", "LOAD", claim_script};
+
+		append(r, 3, argv, NULL);
+		fifo_push(r, REQ_SCRIPT, NULL);
+		r->setup_pending++;
+	}
+	r->state = RC_SETUP;
+}
+
+static void
+connect_now(struct redis_claim *r)
+{
+	r->c = redisConnectNonBlock(r->host, r->port);
+	if (r->c == NULL || r->c->err) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "connect: %s", r->c ? r->c->errstr : "out of memory");
+		if (r->c == NULL)
+			stat_add(&r->counters->redis_errors, 1);
+		drop_connection(r, why);
+		return;
+	}
+	r->state = RC_CONNECTING;
+	r->want_write = 1;
+	send_setup(r);
+	r->state = RC_CONNECTING;	/* until the socket is writable */
+}
+
+struct redis_claim *
+redis_claim_new(const struct er_config *cfg, int worker_id, const struct redis_claim_ops *ops,
+    void *arg, struct stats_gauges *gauges, struct stats_values *counters)
+{
+	struct redis_claim *r = calloc(1, sizeof(*r));
+	char host[64];
+
+	if (r == NULL) {
+		log_error("redis_claim: out of memory");
+		return NULL;
+	}
+	r->cfg = cfg;
+	r->ops = ops;
+	r->arg = arg;
+	r->gauges = gauges;
+	r->counters = counters;
+	if (config_split_addr(cfg->redis_addr, r->host, sizeof(r->host), &r->port) < 0) {
+		log_error("redis_claim: bad address %s", cfg->redis_addr);
+		free(r);
+		return NULL;
+	}
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(r->token_prefix, sizeof(r->token_prefix), "%s:%ld:w%d", host, (long)getpid(), worker_id);
+	snprintf(r->lease_ms, sizeof(r->lease_ms), "%ld", cfg->redis_lease * 1000);
+	snprintf(r->ttl_ms, sizeof(r->ttl_ms), "%ld", cfg->redis_ttl * 1000);
+	backoff_init(&r->backoff, (uint64_t)cfg->retry_initial_ms, (uint64_t)cfg->retry_max_ms, 2.0,
+	    (uint64_t)getpid() * 2654435761u);
+	r->now_ms = mono_ms();
+	r->state = RC_DOWN;
+	r->next_connect_ms = r->now_ms;
+	return r;
+}
+
+void
+redis_claim_destroy(struct redis_claim *r)
+{
+	if (r == NULL)
+		return;
+	if (r->c != NULL)
+		redisFree(r->c);
+	free(r->fifo);
+	free(r);
+}
+
+int
+redis_claim_ready(const struct redis_claim *r)
+{
+	return r->state == RC_READY;
+}
+
+int
+redis_claim_fd(const struct redis_claim *r)
+{
+	return r->c != NULL ? r->c->fd : -1;
+}
+
+short
+redis_claim_events(const struct redis_claim *r)
+{
+	if (r->c == NULL)
+		return 0;
+	return (short)(POLLIN | (r->want_write ? POLLOUT : 0));
+}
+
+void
+redis_claim_flush(struct redis_claim *r)
+{
+	int done = 0;
+
+	if (r->c == NULL || !r->want_write || r->state == RC_CONNECTING)
+		return;
+	if (redisBufferWrite(r->c, &done) != REDIS_OK) {
+		drop_connection(r, r->c->errstr[0] ? r->c->errstr : "write failed");
+		return;
+	}
+	r->want_write = !done;
+}
+
+static void
+handle_reply(struct redis_claim *r, redisReply *reply)
+{
+	struct req q;
+
+	if (r->fifo_len == 0) {
+		drop_connection(r, "unexpected reply");
+		return;
+	}
+	q = fifo_pop(r);
+	switch (q.type) {
+	case REQ_SETUP:
+	case REQ_SCRIPT:
+		if (reply->type == REDIS_REPLY_ERROR) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "set-up: %s", reply->str);
+			drop_connection(r, why);
+			return;
+		}
+		if (q.type == REQ_SCRIPT && reply->type == REDIS_REPLY_STRING)
+			snprintf(r->sha, sizeof(r->sha), "%s", reply->str);
+		if (r->setup_pending > 0 && --r->setup_pending == 0 && r->state == RC_SETUP) {
+			r->state = RC_READY;
+			backoff_reset(&r->backoff);
+			stat_set(&r->gauges->redis_up, 1);
+			if (r->logged_down)
+				log_info("redis_claim: %s:%d: connected", r->host, r->port);
+			r->logged_down = 0;
+			r->ops->ready(r->arg);
+		}
+		break;
+	case REQ_CLAIM:
+		if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0 && reply->integer <= 2) {
+			static const enum claim_result map[] = {CLAIM_OK, CLAIM_DONE, CLAIM_BUSY};
+
+			r->ops->claimed(r->arg, q.slot, map[reply->integer]);
+		} else {
+			stat_add(&r->counters->redis_errors, 1);
+			if (reply->type == REDIS_REPLY_ERROR) {
+				log_warn("redis_claim: claim %s: %s", q.slot->ev.id, reply->str);
+				if (strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+					const char *argv[] = {"SCRIPT", "LOAD", claim_script};
+
+					append(r, 3, argv, NULL);
+					fifo_push(r, REQ_SCRIPT, NULL);
+				}
+			}
+			r->ops->claimed(r->arg, q.slot, CLAIM_ERROR);
+		}
+		break;
+	case REQ_MARK:
+		if (reply->type == REDIS_REPLY_ERROR) {
+			log_warn("redis_claim: done-mark %s: %s", q.slot->ev.id, reply->str);
+			stat_add(&r->counters->redis_errors, 1);
+		}
+		r->ops->marked(r->arg, q.slot, reply->type != REDIS_REPLY_ERROR);
+		break;
+	}
+}
+
+void
+redis_claim_handle(struct redis_claim *r, short revents, uint64_t now_ms)
+{
+	r->now_ms = now_ms;
+	if (r->c == NULL)
+		return;
+	if (r->state == RC_CONNECTING && (revents & (POLLOUT | POLLERR | POLLHUP))) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(r->c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err != 0) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "connect: %s", strerror(err));
+			drop_connection(r, why);
+			return;
+		}
+		r->state = RC_SETUP;
+	}
+	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+		void *reply = NULL;
+
+		if (redisBufferRead(r->c) != REDIS_OK) {
+			drop_connection(r, r->c->errstr[0] ? r->c->errstr : "connection closed");
+			return;
+		}
+		for (;;) {
+			if (redisGetReplyFromReader(r->c, &reply) != REDIS_OK) {
+				drop_connection(r, "protocol error");
+				return;
+			}
+			if (reply == NULL)
+				break;
+			handle_reply(r, reply);
+			freeReplyObject(reply);
+			if (r->c == NULL)
+				return;
+		}
+	}
+	if (revents & POLLOUT)
+		redis_claim_flush(r);
+}
+
+void
+redis_claim_tick(struct redis_claim *r, uint64_t now_ms)
+{
+	r->now_ms = now_ms;
+	if (r->state == RC_DOWN && now_ms >= r->next_connect_ms) {
+		connect_now(r);
+		return;
+	}
+	if (r->c != NULL && r->fifo_len > 0 &&
+	    now_ms - r->fifo[r->fifo_head].sent_ms > REDIS_REPLY_TIMEOUT_MS)
+		drop_connection(r, "no reply within 5 s");
+}
+
+uint64_t
+redis_claim_next_due(const struct redis_claim *r)
+{
+	if (r->state == RC_DOWN)
+		return r->next_connect_ms;
+	if (r->fifo_len > 0)
+		return r->fifo[r->fifo_head].sent_ms + REDIS_REPLY_TIMEOUT_MS + 1;
+	return UINT64_MAX;
+}
+
+/* prefix + route + ':' + id; the id is at most EVENT_ID_MAX bytes. */
+static size_t
+build_key(const struct redis_claim *r, const struct slot *s, char *key, size_t cap)
+{
+	int n = snprintf(key, cap, "%s%s:", r->cfg->redis_key_prefix, s->route->name);
+	size_t len = (size_t)n;
+
+	if (n < 0 || len + s->ev.id_len >= cap)
+		return 0;
+	memcpy(key + len, s->ev.id, s->ev.id_len);
+	return len + s->ev.id_len;
+}
+
+int
+redis_claim_claim(struct redis_claim *r, struct slot *s)
+{
+	char key[512 + EVENT_ID_MAX], token[160];
+	size_t klen;
+	int tlen;
+
+	if (r->state != RC_READY)
+		return -1;
+	klen = build_key(r, s, key, sizeof(key));
+	tlen = snprintf(token, sizeof(token), "%s:%llu:%llu", r->token_prefix,
+	    (unsigned long long)s->generation, (unsigned long long)s->tag);
+	{
+		const char *argv[] = {"EVALSHA", r->sha, "1", key, token, r->lease_ms,
+		    s->redelivered ? "1" : "0"};
+		size_t argvlen[] = {7, strlen(r->sha), 1, klen, (size_t)tlen, strlen(r->lease_ms), 1};
+
+		if (klen == 0 || append(r, 7, argv, argvlen) < 0 || fifo_push(r, REQ_CLAIM, s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+redis_claim_mark(struct redis_claim *r, struct slot *s)
+{
+	char key[512 + EVENT_ID_MAX];
+	size_t klen;
+
+	if (r->state != RC_READY)
+		return -1;
+	klen = build_key(r, s, key, sizeof(key));
+	{
+		const char *argv[] = {"SET", key, "done", "PX", r->ttl_ms};
+		size_t argvlen[] = {3, klen, 4, 2, strlen(r->ttl_ms)};
+
+		if (klen == 0 || append(r, 5, argv, argvlen) < 0 || fifo_push(r, REQ_MARK, s) < 0)
+			return -1;
+	}
+	return 0;
+}

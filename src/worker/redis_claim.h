@@ -1,0 +1,66 @@
+/*
+ * redis_claim: the worker's de-duplication store, driven from its poll
+ * loop over one non-blocking hiredis connection.
+ *
+ * A claim is one EVALSHA of a script that, atomically, finds the event
+ * id done (a duplicate), free or held by this delivery (claimed: SET
+ * with a lease), or held by another consumer (busy; a redelivered
+ * message takes a stale claim over). A done-mark is SET "done" with the
+ * TTL. Requests of one loop iteration go out in one write, so a batch
+ * costs one round trip. Replies come back in order and are matched to
+ * slots by a FIFO.
+ */
+#ifndef ER_REDIS_CLAIM_H
+#define ER_REDIS_CLAIM_H
+
+#include <stdint.h>
+
+struct er_config;
+struct slot;
+struct stats_gauges;
+struct stats_values;
+
+enum claim_result {
+	CLAIM_OK = 0,		/* ours: produce */
+	CLAIM_DONE,		/* already relayed: a duplicate */
+	CLAIM_BUSY,		/* another consumer holds it: check again later */
+	CLAIM_ERROR,		/* no answer (connection lost, error reply) */
+};
+
+struct redis_claim_ops {
+	void (*claimed)(void *arg, struct slot *s, enum claim_result r);
+	/* ok is 0 when the done-mark failed (the caller still acks, I3). */
+	void (*marked)(void *arg, struct slot *s, int ok);
+	/* The connection is ready for requests (again). */
+	void (*ready)(void *arg);
+};
+
+struct redis_claim;
+
+struct redis_claim *redis_claim_new(const struct er_config *cfg, int worker_id,
+    const struct redis_claim_ops *ops, void *arg, struct stats_gauges *gauges,
+    struct stats_values *counters);
+void redis_claim_destroy(struct redis_claim *r);
+
+int redis_claim_ready(const struct redis_claim *r);
+
+/* The fd to poll (-1 if none) and the events wanted. */
+int redis_claim_fd(const struct redis_claim *r);
+short redis_claim_events(const struct redis_claim *r);
+
+/* Handles readiness of the fd; replies call back through the ops. */
+void redis_claim_handle(struct redis_claim *r, short revents, uint64_t now_ms);
+
+/* Reconnects when due and times out a silent server. */
+void redis_claim_tick(struct redis_claim *r, uint64_t now_ms);
+/* The next time tick has something to do (UINT64_MAX: nothing). */
+uint64_t redis_claim_next_due(const struct redis_claim *r);
+
+/* Queue a request; 0, or -1 if not ready (the caller keeps the slot). */
+int redis_claim_claim(struct redis_claim *r, struct slot *s);
+int redis_claim_mark(struct redis_claim *r, struct slot *s);
+
+/* Writes what is queued, as far as the socket takes it. */
+void redis_claim_flush(struct redis_claim *r);
+
+#endif

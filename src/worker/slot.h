@@ -1,0 +1,62 @@
+/*
+ * slot: one delivery in flight in a worker, from basic.deliver to its
+ * ack. Slots live in an array sized by the prefetch and are reused, so
+ * the hot path allocates nothing: the body buffer grows to the largest
+ * body seen and shrinks only after an unusually large one.
+ *
+ * A slot is freed only when nothing refers to it any more: the Kafka
+ * value points into `body` until the delivery report arrives, so a slot
+ * whose channel was lost (stale) lives on until its report comes.
+ */
+#ifndef ER_SLOT_H
+#define ER_SLOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <amqp.h>
+
+#include "common/event.h"
+#include "common/stats.h"
+
+enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_RECEIVING,		/* body frames still arriving */
+	SLOT_CLAIM_QUEUED,	/* waiting for Redis to be writable/connected */
+	SLOT_CLAIMING,		/* claim sent, reply pending */
+	SLOT_CLAIM_WAIT,	/* held by another consumer: recheck at timer */
+	SLOT_PRODUCING,		/* handed to librdkafka, report pending */
+	SLOT_RETRY_WAIT,	/* Kafka failed: produce again at timer */
+	SLOT_MARKING,		/* done-mark sent, reply pending */
+	SLOT_DEADLETTER,	/* dead-letter copy published, confirm pending */
+	SLOT_DONE,		/* complete; the ack tracker owns it until acked */
+	SLOT_STATE_COUNT
+};
+
+struct route;
+
+struct slot {
+	uint32_t idx;
+	uint8_t state;		/* enum slot_state */
+	uint8_t stale;		/* its channel generation is gone: never ack */
+	uint8_t redelivered;
+	uint8_t duplicate;	/* completed as a duplicate */
+	uint64_t generation;	/* AMQP channel generation */
+	uint64_t tag;		/* delivery tag within that generation */
+	uint64_t recv_us;	/* CLOCK_MONOTONIC at basic.deliver */
+	uint64_t due_ms;	/* timer for CLAIM_WAIT / RETRY_WAIT */
+	uint64_t dlq_seq;	/* publish sequence of its dead-letter copy */
+	unsigned attempts;	/* Kafka produce attempts / claim rechecks */
+	enum dlq_reason reason;
+	const struct route *route;
+	unsigned char *body;
+	size_t body_len;
+	size_t body_cap;
+	uint8_t has_props;	/* props cloned into pool (dead-letter copies) */
+	amqp_basic_properties_t props;
+	amqp_pool_t pool;
+	struct slot *next;	/* free list or one of the worker's queues */
+	struct event ev;
+};
+
+#endif
