@@ -1,0 +1,1081 @@
+/*
+ * config: loads the daemon-wide settings of settings.def from defaults,
+ * event-relay.conf (libconfig) and the environment, in that order, into
+ * struct er_config, which then owns every string and list in it.
+ *
+ * Before changing: every value goes through one validator per type,
+ * whether it came as text (default, environment) or from libconfig, so a
+ * rule added there holds everywhere. libconfig 1.5 cannot parse dotted
+ * names ("rabbitmq.prefetch = 5;") and silently truncates integers wider
+ * than 32 bits, so the file text first goes through prepare_source(),
+ * which keeps line numbers intact.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/config.h"
+
+#define CONFIG_MAX_FILE (4u << 20)	/* bytes of event-relay.conf */
+#define PASSWORD_MAX 4096		/* bytes of a password_file line */
+#define PATH_MAX_LEN 512		/* bytes of a dotted setting path */
+#define MASK "********"
+
+enum setting_type {
+	ST_INT,
+	ST_BOOL,
+	ST_STR,
+	ST_ADDR,
+	ST_URL,
+	ST_LEVEL,
+	ST_LIST,
+};
+
+struct setting {
+	const char *path;
+	size_t off;		/* of the field in struct er_config */
+	enum setting_type type;
+	const char *def;
+	long min, max;
+	const char *env;
+};
+
+static const struct setting settings[] = {
+#define SETTING(path, field, type, def, min, max, env, help) \
+	{ path, offsetof(struct er_config, field), ST_##type, def, min, max, env },
+#include "common/settings.def"
+#undef SETTING
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static const struct setting_doc setting_docs[] = {
+#define SETTING(path, field, type, def, min, max, env, help) \
+	{ path, #type, def, env, help, min, max },
+#include "common/settings.def"
+#undef SETTING
+};
+
+/* A parsed value before it is stored; strings and lists are owned. */
+union value {
+	long i;
+	int b;
+	char *s;
+	enum log_level level;
+	struct er_strlist list;
+};
+
+/* Where a setting got its value: a file line, or an environment variable. */
+struct origin {
+	const char *file;
+	unsigned line;
+	const char *env;
+};
+
+struct loader {
+	struct er_config *cfg;
+	FILE *errs;
+	const char *path;
+	int nerr;
+	struct origin origin[NSETTINGS];
+};
+
+static void loader_error(struct loader *ld, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void setting_error(struct loader *ld, const struct origin *o, const char *path,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+loader_error(struct loader *ld, const char *fmt, ...)
+{
+	va_list ap;
+
+	ld->nerr++;
+	if (ld->errs == NULL)
+		return;
+	va_start(ap, fmt);
+	vfprintf(ld->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', ld->errs);
+}
+
+/* "file:line: path: message" or "environment: VAR: message". */
+static void
+setting_error(struct loader *ld, const struct origin *o, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (o->env != NULL)
+		loader_error(ld, "environment: %s: %s", o->env, msg);
+	else if (o->file != NULL)
+		loader_error(ld, "%s:%u: %s: %s", o->file, o->line, path, msg);
+	else
+		loader_error(ld, "%s: %s", path, msg);
+}
+
+static int
+find_setting(const char *path)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (strcmp(settings[i].path, path) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Whether some setting lives below the group `path`. */
+static int
+is_group_prefix(const char *path)
+{
+	size_t n = strlen(path);
+
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (strncmp(settings[i].path, path, n) == 0 && settings[i].path[n] == '.')
+			return 1;
+	return 0;
+}
+
+static void
+strlist_free(struct er_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Replaces the field of `st` with `v`, taking ownership of it. */
+static void
+store(struct er_config *cfg, const struct setting *st, union value *v)
+{
+	void *p = (char *)cfg + st->off;
+
+	switch (st->type) {
+	case ST_INT:
+		*(long *)p = v->i;
+		break;
+	case ST_BOOL:
+		*(int *)p = v->b;
+		break;
+	case ST_STR:
+	case ST_ADDR:
+	case ST_URL:
+		free(*(char **)p);
+		*(char **)p = v->s;
+		break;
+	case ST_LEVEL:
+		*(enum log_level *)p = v->level;
+		break;
+	case ST_LIST:
+		strlist_free(p);
+		*(struct er_strlist *)p = v->list;
+		break;
+	}
+}
+
+/* Appends a copy of s[0..len) to `l`; 0 or -1 (out of memory). */
+static int
+strlist_push(struct er_strlist *l, const char *s, size_t len)
+{
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	char *copy;
+
+	if (v == NULL)
+		return -1;
+	l->v = v;
+	copy = strndup(s, len);
+	if (copy == NULL)
+		return -1;
+	l->v[l->n++] = copy;
+	return 0;
+}
+
+/* Plain decimal with an optional '-': no blanks, '+', hex or overflow. */
+static int
+parse_decimal(const char *s, long *out)
+{
+	const char *p = s + (*s == '-');
+	char *end;
+	long v;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p != '\0'; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+config_split_addr(const char *addr, char *host, size_t hostsz, int *port)
+{
+	const char *h, *p;
+	size_t hlen, plen;
+	long v = 0;
+
+	if (addr == NULL)
+		return -1;
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		h = addr + 1;
+		hlen = (size_t)(close - h);
+		p = close + 2;
+	} else {
+		const char *colon = strrchr(addr, ':');
+
+		if (colon == NULL)
+			return -1;
+		h = addr;
+		hlen = (size_t)(colon - addr);
+		p = colon + 1;
+		if (memchr(h, ':', hlen) != NULL)
+			return -1;	/* a bare IPv6 address needs brackets */
+	}
+	if (hlen == 0)
+		return -1;
+	for (size_t i = 0; i < hlen; i++)
+		if ((unsigned char)h[i] <= ' ' || h[i] == '/' || h[i] == '[' || h[i] == ']')
+			return -1;
+	plen = strlen(p);
+	if (plen == 0 || plen > 5)
+		return -1;
+	for (size_t i = 0; i < plen; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	if (host != NULL) {
+		if (hlen >= hostsz)
+			return -1;
+		memcpy(host, h, hlen);
+		host[hlen] = '\0';
+	}
+	if (port != NULL)
+		*port = (int)v;
+	return 0;
+}
+
+/* Each comma-separated element must be an amqp:// or amqps:// URL. */
+static int
+check_urls(const char *s, char *msg, size_t msgsz)
+{
+	size_t n = 1, k = 0;
+
+	for (const char *c = s; *c != '\0'; c++)
+		n += (*c == ',');
+	for (const char *e = s;; k++) {
+		const char *end = strchr(e, ',');
+		size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
+
+		if (!(len >= 7 && strncmp(e, "amqp://", 7) == 0) &&
+		    !(len >= 8 && strncmp(e, "amqps://", 8) == 0)) {
+			if (n == 1)
+				snprintf(msg, msgsz, "must start with amqp:// or amqps://");
+			else
+				snprintf(msg, msgsz, "URL %zu of %zu must start with amqp:// or amqps://",
+				    k + 1, n);
+			return -1;
+		}
+		if (end == NULL)
+			return 0;
+		e = end + 1;
+	}
+}
+
+/* A kafka.properties element: "name=value" with a non-empty name. */
+static int
+check_pair(const char *s, size_t len)
+{
+	const char *eq = memchr(s, '=', len);
+
+	return eq != NULL && eq != s ? 0 : -1;
+}
+
+/*
+ * The one validator of string-typed values (STR, ADDR, URL, LEVEL),
+ * from a file or as text. Fills `out` on success.
+ */
+static int
+parse_string(const struct setting *st, const char *s, union value *out, char *msg, size_t msgsz)
+{
+	switch (st->type) {
+	case ST_STR:
+		if (*s == '\0' && *st->def != '\0') {
+			snprintf(msg, msgsz, "must not be empty");
+			return -1;
+		}
+		break;
+	case ST_ADDR:
+		if (config_split_addr(s, NULL, 0, NULL) != 0) {
+			snprintf(msg, msgsz, "must be host:port with a port between 1 and 65535");
+			return -1;
+		}
+		break;
+	case ST_URL:
+		if (check_urls(s, msg, msgsz) != 0)
+			return -1;
+		break;
+	case ST_LEVEL:
+		if (log_level_parse(s, &out->level) != 0) {
+			snprintf(msg, msgsz, "must be error, warn, info or debug");
+			return -1;
+		}
+		return 0;
+	case ST_INT:
+	case ST_BOOL:
+	case ST_LIST:
+		snprintf(msg, msgsz, "not a string setting");
+		return -1;
+	}
+	out->s = strdup(s);
+	if (out->s == NULL) {
+		snprintf(msg, msgsz, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parses a default or environment value. Integers are plain decimal,
+ * booleans true/false (yes/no, on/off, 1/0), lists comma-separated.
+ */
+static int
+parse_text(const struct setting *st, const char *s, union value *out, char *msg, size_t msgsz)
+{
+	memset(out, 0, sizeof(*out));
+	switch (st->type) {
+	case ST_INT:
+		if (parse_decimal(s, &out->i) != 0 || out->i < st->min || out->i > st->max) {
+			snprintf(msg, msgsz, "must be an integer between %ld and %ld", st->min, st->max);
+			return -1;
+		}
+		return 0;
+	case ST_BOOL:
+		if (parse_bool(s, &out->b) != 0) {
+			snprintf(msg, msgsz, "must be true or false");
+			return -1;
+		}
+		return 0;
+	case ST_LIST:
+		if (*s == '\0')
+			return 0;
+		for (const char *e = s;;) {
+			const char *end = strchr(e, ',');
+			size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
+
+			if (check_pair(e, len) != 0) {
+				snprintf(msg, msgsz, "element %zu is not name=value", out->list.n + 1);
+				strlist_free(&out->list);
+				return -1;
+			}
+			if (strlist_push(&out->list, e, len) != 0) {
+				snprintf(msg, msgsz, "out of memory");
+				strlist_free(&out->list);
+				return -1;
+			}
+			if (end == NULL)
+				break;
+			e = end + 1;
+		}
+		return 0;
+	case ST_STR:
+	case ST_ADDR:
+	case ST_URL:
+	case ST_LEVEL:
+		break;
+	}
+	return parse_string(st, s, out, msg, msgsz);
+}
+
+/*
+ * Parses a libconfig value. A bad list element is reported at the line
+ * of its setting: libconfig 1.5 stamps elements with the line of the
+ * token after them.
+ */
+static int
+parse_setting(const struct setting *st, const config_setting_t *cs, union value *out,
+    char *msg, size_t msgsz)
+{
+	int type = config_setting_type(cs);
+	long long v;
+
+	memset(out, 0, sizeof(*out));
+	switch (st->type) {
+	case ST_INT:
+		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
+			snprintf(msg, msgsz, "expected an integer");
+			return -1;
+		}
+		v = config_setting_get_int64(cs);
+		if (v < st->min || v > st->max) {
+			snprintf(msg, msgsz, "must be between %ld and %ld", st->min, st->max);
+			return -1;
+		}
+		out->i = (long)v;
+		return 0;
+	case ST_BOOL:
+		if (type != CONFIG_TYPE_BOOL) {
+			snprintf(msg, msgsz, "expected true or false");
+			return -1;
+		}
+		out->b = config_setting_get_bool(cs);
+		return 0;
+	case ST_LIST:
+		if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) {
+			snprintf(msg, msgsz, "expected a list of strings");
+			return -1;
+		}
+		for (int i = 0; i < config_setting_length(cs); i++) {
+			const config_setting_t *e = config_setting_get_elem(cs, (unsigned)i);
+			const char *s = config_setting_get_string(e);
+
+			if (s == NULL) {
+				snprintf(msg, msgsz, "expected a list of strings");
+				strlist_free(&out->list);
+				return -1;
+			}
+			if (check_pair(s, strlen(s)) != 0) {
+				snprintf(msg, msgsz, "element %d is not name=value", i + 1);
+				strlist_free(&out->list);
+				return -1;
+			}
+			if (strlist_push(&out->list, s, strlen(s)) != 0) {
+				snprintf(msg, msgsz, "out of memory");
+				strlist_free(&out->list);
+				return -1;
+			}
+		}
+		return 0;
+	case ST_STR:
+	case ST_ADDR:
+	case ST_URL:
+	case ST_LEVEL:
+		if (type != CONFIG_TYPE_STRING) {
+			snprintf(msg, msgsz, "expected a string");
+			return -1;
+		}
+		return parse_string(st, config_setting_get_string(cs), out, msg, msgsz);
+	}
+	return -1;
+}
+
+static void
+load_defaults(struct loader *ld)
+{
+	static const struct origin none = { NULL, 0, NULL };
+
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		union value v;
+		char msg[256];
+
+		/* A default that does not parse is a bug in settings.def. */
+		if (parse_text(&settings[i], settings[i].def, &v, msg, sizeof(msg)) != 0)
+			setting_error(ld, &none, settings[i].path, "bad default \"%s\": %s",
+			    settings[i].def, msg);
+		else
+			store(ld->cfg, &settings[i], &v);
+	}
+}
+
+static int
+is_letter(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+is_name_char(char c)
+{
+	return is_letter(c) || is_digit(c) || c == '-' || c == '_';
+}
+
+/* Copies the rest of a float literal ("1.5e-3" after the "1"). */
+static void
+copy_float(const char *in, size_t len, size_t *ip, char **op)
+{
+	size_t i = *ip;
+	char *o = *op;
+
+	while (i < len && (is_digit(in[i]) || in[i] == '.' || in[i] == 'e' || in[i] == 'E' ||
+	    ((in[i] == '-' || in[i] == '+') && i > 0 && (in[i - 1] == 'e' || in[i - 1] == 'E'))))
+		*o++ = in[i++];
+	*ip = i;
+	*op = o;
+}
+
+/*
+ * Rewrites the file text for libconfig 1.5: "a.b" names become "a*b"
+ * ('*' is a legal name character that no setting uses, so a literal '*'
+ * is refused), and integer literals wider than 32 bits get libconfig's
+ * 64-bit suffix 'L'. Strings and comments are copied untouched and line
+ * numbers are kept. Returns a NUL-terminated copy, or NULL with
+ * `errline` and `errmsg` set.
+ */
+static char *
+prepare_source(const char *in, size_t len, unsigned *errline, const char **errmsg)
+{
+	const char *nul = memchr(in, '\0', len);
+	char *out, *o;
+	unsigned line = 1;
+	size_t i = 0;
+
+	if (nul != NULL) {
+		for (const char *c = in; c < nul; c++)
+			line += (*c == '\n');
+		*errline = line;
+		*errmsg = "NUL byte in file";
+		return NULL;
+	}
+	/* Each literal gains at most one byte. */
+	out = malloc(2 * len + 1);
+	if (out == NULL) {
+		*errline = 0;
+		*errmsg = "out of memory";
+		return NULL;
+	}
+	o = out;
+	while (i < len) {
+		char c = in[i];
+		char n = i + 1 < len ? in[i + 1] : '\0';
+
+		if (c == '"') {
+			*o++ = in[i++];
+			while (i < len && in[i] != '"') {
+				if (in[i] == '\\' && i + 1 < len)
+					*o++ = in[i++];
+				line += (in[i] == '\n');
+				*o++ = in[i++];
+			}
+			if (i < len)
+				*o++ = in[i++];
+		} else if (c == '#' || (c == '/' && n == '/')) {
+			while (i < len && in[i] != '\n')
+				*o++ = in[i++];
+		} else if (c == '/' && n == '*') {
+			*o++ = in[i++];
+			*o++ = in[i++];
+			while (i < len && !(in[i] == '*' && i + 1 < len && in[i + 1] == '/')) {
+				line += (in[i] == '\n');
+				*o++ = in[i++];
+			}
+			for (int k = 0; k < 2 && i < len; k++)
+				*o++ = in[i++];
+		} else if (c == '*') {
+			*errline = line;
+			*errmsg = "unexpected '*'";
+			free(out);
+			return NULL;
+		} else if (is_letter(c)) {
+			while (i < len && is_name_char(in[i])) {
+				*o++ = in[i++];
+				if (i + 1 < len && in[i] == '.' && is_letter(in[i + 1])) {
+					*o++ = '*';
+					i++;
+				}
+			}
+		} else if (is_digit(c) || ((c == '-' || c == '+') && is_digit(n))) {
+			unsigned long long v = 0;
+			int hex = 0;
+
+			if (!is_digit(c))
+				*o++ = in[i++];
+			if (in[i] == '0' && i + 1 < len && (in[i + 1] == 'x' || in[i + 1] == 'X')) {
+				hex = 1;
+				*o++ = in[i++];
+				*o++ = in[i++];
+			}
+			for (; i < len; i++) {
+				char d = in[i];
+				unsigned digit;
+
+				if (is_digit(d))
+					digit = (unsigned)(d - '0');
+				else if (hex && d >= 'a' && d <= 'f')
+					digit = (unsigned)(d - 'a' + 10);
+				else if (hex && d >= 'A' && d <= 'F')
+					digit = (unsigned)(d - 'A' + 10);
+				else
+					break;
+				if (v <= UINT_MAX)	/* saturates well above INT_MAX */
+					v = v * (hex ? 16 : 10) + digit;
+				*o++ = d;
+			}
+			if (!hex && i < len && (in[i] == '.' || in[i] == 'e' || in[i] == 'E'))
+				copy_float(in, len, &i, &o);
+			else if (v > INT_MAX && !(i < len && in[i] == 'L'))
+				*o++ = 'L';
+		} else if (c == '.' && is_digit(n)) {
+			copy_float(in, len, &i, &o);
+		} else {
+			line += (c == '\n');
+			*o++ = in[i++];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Reads all of `path` (at most CONFIG_MAX_FILE bytes); NULL with errno set. */
+static char *
+read_all(const char *path, size_t *lenp)
+{
+	FILE *f = fopen(path, "r");
+	size_t len = 0, cap = 4096;
+	char *buf;
+
+	if (f == NULL)
+		return NULL;
+	buf = malloc(cap);
+	if (buf == NULL) {
+		fclose(f);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (;;) {
+		size_t got = fread(buf + len, 1, cap - len, f);
+
+		len += got;
+		if (got == 0 || len < cap) {
+			if (ferror(f)) {
+				int e = errno != 0 ? errno : EIO;
+
+				free(buf);
+				fclose(f);
+				errno = e;
+				return NULL;
+			}
+			if (feof(f))
+				break;
+			continue;
+		}
+		if (cap >= CONFIG_MAX_FILE) {
+			free(buf);
+			fclose(f);
+			errno = EFBIG;
+			return NULL;
+		}
+		char *bigger = realloc(buf, cap * 2);
+
+		if (bigger == NULL) {
+			free(buf);
+			fclose(f);
+			errno = ENOMEM;
+			return NULL;
+		}
+		buf = bigger;
+		cap *= 2;
+	}
+	fclose(f);
+	*lenp = len;
+	return buf;
+}
+
+static void
+apply_file_setting(struct loader *ld, int idx, const config_setting_t *cs)
+{
+	const struct setting *st = &settings[idx];
+	struct origin o = { config_setting_source_file(cs), config_setting_source_line(cs), NULL };
+	struct origin *first = &ld->origin[idx];
+	union value v;
+	char msg[256];
+
+	if (o.file == NULL)
+		o.file = ld->path;
+	if (first->line != 0) {
+		setting_error(ld, &o, st->path, "already set at %s:%u", first->file, first->line);
+		return;
+	}
+	/* A later duplicate is an error even when this value is bad. */
+	*first = o;
+	if (parse_setting(st, cs, &v, msg, sizeof(msg)) != 0) {
+		setting_error(ld, &o, st->path, "%s", msg);
+		return;
+	}
+	store(ld->cfg, st, &v);
+}
+
+/* Applies every member of `group` (whose dotted path is `prefix`). */
+static void
+walk(struct loader *ld, const config_setting_t *group, const char *prefix)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *cs = config_setting_get_elem(group, (unsigned)i);
+		char path[PATH_MAX_LEN];
+		int idx;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix != '\0' ? "." : "",
+		    config_setting_name(cs));
+		for (char *c = path; *c != '\0'; c++)
+			if (*c == '*')
+				*c = '.';	/* undo prepare_source() */
+		idx = find_setting(path);
+		if (idx >= 0) {
+			apply_file_setting(ld, idx, cs);
+		} else if (config_setting_is_group(cs) && is_group_prefix(path)) {
+			walk(ld, cs, path);
+		} else {
+			struct origin o = { config_setting_source_file(cs),
+			    config_setting_source_line(cs), NULL };
+
+			if (o.file == NULL)
+				o.file = ld->path;
+			setting_error(ld, &o, path, "unknown setting");
+		}
+	}
+}
+
+static void
+load_file(struct loader *ld, config_t *lc)
+{
+	size_t len;
+	char *text = read_all(ld->path, &len), *src;
+	unsigned line;
+	const char *why;
+
+	if (text == NULL) {
+		loader_error(ld, "%s: cannot read: %s", ld->path, strerror(errno));
+		return;
+	}
+	src = prepare_source(text, len, &line, &why);
+	free(text);
+	if (src == NULL) {
+		loader_error(ld, "%s:%u: syntax error: %s", ld->path, line, why);
+		return;
+	}
+	if (config_read_string(lc, src) != CONFIG_TRUE) {
+		const char *file = config_error_file(lc) != NULL ? config_error_file(lc) : ld->path;
+		const char *what = config_error_text(lc) != NULL ? config_error_text(lc) : "";
+
+		/* libconfig's usual text is just "syntax error": not twice. */
+		if (strcmp(what, "syntax error") == 0 || *what == '\0')
+			loader_error(ld, "%s:%d: syntax error", file, config_error_line(lc));
+		else
+			loader_error(ld, "%s:%d: syntax error: %s", file, config_error_line(lc), what);
+		free(src);
+		return;
+	}
+	free(src);
+	walk(ld, config_root_setting(lc), "");
+}
+
+static const char *
+system_getenv(const char *name)
+{
+	return getenv(name);
+}
+
+static void
+load_env(struct loader *ld, config_getenv_fn env)
+{
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		struct origin o = { NULL, 0, settings[i].env };
+		const char *s;
+		union value v;
+		char msg[256];
+
+		if (o.env == NULL)
+			continue;
+		s = env(o.env);
+		if (s == NULL || *s == '\0')
+			continue;
+		if (parse_text(&settings[i], s, &v, msg, sizeof(msg)) != 0) {
+			setting_error(ld, &o, settings[i].path, "%s", msg);
+			continue;
+		}
+		store(ld->cfg, &settings[i], &v);
+		ld->origin[i] = o;
+	}
+}
+
+/* redis.password_file: its first line becomes redis.password. */
+static void
+load_password_file(struct loader *ld)
+{
+	struct er_config *cfg = ld->cfg;
+	int idx = find_setting("redis.password_file");
+	const struct origin *o;
+	char buf[PASSWORD_MAX + 1];
+	size_t len;
+	FILE *f;
+
+	if (idx < 0 || cfg->redis_password_file == NULL || *cfg->redis_password_file == '\0')
+		return;
+	o = &ld->origin[idx];
+	if (cfg->redis_password != NULL && *cfg->redis_password != '\0') {
+		setting_error(ld, o, settings[idx].path, "cannot be combined with redis.password");
+		return;
+	}
+	f = fopen(cfg->redis_password_file, "r");
+	if (f == NULL) {
+		setting_error(ld, o, settings[idx].path, "cannot read %s: %s",
+		    cfg->redis_password_file, strerror(errno));
+		return;
+	}
+	if (fgets(buf, sizeof(buf), f) == NULL) {
+		if (ferror(f))
+			setting_error(ld, o, settings[idx].path, "cannot read %s: %s",
+			    cfg->redis_password_file, strerror(errno));
+		else
+			setting_error(ld, o, settings[idx].path, "%s is empty",
+			    cfg->redis_password_file);
+		fclose(f);
+		return;
+	}
+	fclose(f);
+	len = strlen(buf);
+	if (len == PASSWORD_MAX && buf[len - 1] != '\n') {
+		setting_error(ld, o, settings[idx].path, "first line of %s is longer than %d bytes",
+		    cfg->redis_password_file, PASSWORD_MAX - 1);
+		return;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	if (len == 0) {
+		setting_error(ld, o, settings[idx].path, "first line of %s is empty",
+		    cfg->redis_password_file);
+		return;
+	}
+	free(cfg->redis_password);
+	cfg->redis_password = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	if (cfg->redis_password == NULL)
+		setting_error(ld, o, settings[idx].path, "out of memory");
+}
+
+int
+config_load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs)
+{
+	struct loader ld = { .cfg = cfg, .errs = errs, .path = path };
+	config_t lc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	load_defaults(&ld);
+	/* lc owns the file names that the origins point to: destroyed last. */
+	config_init(&lc);
+	if (path != NULL) {
+		cfg->config_file = strdup(path);
+		if (cfg->config_file == NULL)
+			loader_error(&ld, "%s: out of memory", path);
+		load_file(&ld, &lc);
+	}
+	load_env(&ld, env != NULL ? env : system_getenv);
+	load_password_file(&ld);
+	config_destroy(&lc);
+	return ld.nerr;
+}
+
+void
+config_free(struct er_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	if (cfg->redis_password != NULL)
+		explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		void *p = (char *)cfg + settings[i].off;
+
+		if (settings[i].type == ST_LIST) {
+			strlist_free(p);
+		} else if (settings[i].type == ST_STR || settings[i].type == ST_ADDR ||
+		    settings[i].type == ST_URL) {
+			free(*(char **)p);
+			*(char **)p = NULL;
+		}
+	}
+	free(cfg->config_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Writes `s[0..len)` as a libconfig string body (no quotes). */
+static void
+put_escaped(FILE *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		switch (s[i]) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		default:
+			fputc(s[i], out);
+		}
+	}
+}
+
+/* amqp://user:secret@host -> amqp://user:********@host, each element. */
+static void
+put_masked_urls(FILE *out, const char *s)
+{
+	for (const char *e = s;;) {
+		const char *end = strchr(e, ',');
+		size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
+		const char *auth = strstr(e, "://");
+		const char *at = NULL, *colon = NULL;
+
+		if (auth != NULL && auth + 3 <= e + len) {
+			auth += 3;
+			at = memchr(auth, '@', len - (size_t)(auth - e));
+			if (at != NULL)
+				colon = memchr(auth, ':', (size_t)(at - auth));
+		}
+		if (colon != NULL) {
+			put_escaped(out, e, (size_t)(colon + 1 - e));
+			fputs(MASK, out);
+			put_escaped(out, at, len - (size_t)(at - e));
+		} else {
+			put_escaped(out, e, len);
+		}
+		if (end == NULL)
+			return;
+		fputc(',', out);
+		e = end + 1;
+	}
+}
+
+/* Whether s[0..len) contains `word`, ignoring case. */
+static int
+contains_word(const char *s, size_t len, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (strncasecmp(s + i, word, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Secret: a setting named "password", or a property naming one. */
+static int
+is_secret_setting(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	return strcmp(dot != NULL ? dot + 1 : path, "password") == 0;
+}
+
+static int
+is_secret_property(const char *name, size_t len)
+{
+	return contains_word(name, len, "password") || contains_word(name, len, "secret");
+}
+
+void
+config_dump(const struct er_config *cfg, FILE *out)
+{
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *st = &settings[i];
+		const void *p = (const char *)cfg + st->off;
+		const char *s;
+
+		fprintf(out, "%s = ", st->path);
+		switch (st->type) {
+		case ST_INT:
+			fprintf(out, "%ld", *(const long *)p);
+			break;
+		case ST_BOOL:
+			fputs(*(const int *)p ? "true" : "false", out);
+			break;
+		case ST_LEVEL:
+			fprintf(out, "\"%s\"", log_level_name(*(const enum log_level *)p));
+			break;
+		case ST_STR:
+		case ST_ADDR:
+		case ST_URL:
+			s = *(char *const *)p != NULL ? *(char *const *)p : "";
+			fputc('"', out);
+			if (st->type == ST_URL)
+				put_masked_urls(out, s);
+			else if (*s != '\0' && is_secret_setting(st->path))
+				fputs(MASK, out);
+			else
+				put_escaped(out, s, strlen(s));
+			fputc('"', out);
+			break;
+		case ST_LIST: {
+			const struct er_strlist *l = p;
+
+			fputc('[', out);
+			for (size_t k = 0; k < l->n; k++) {
+				const char *eq = strchr(l->v[k], '=');
+
+				fputs(k > 0 ? ", \"" : " \"", out);
+				if (eq != NULL && is_secret_property(l->v[k], (size_t)(eq - l->v[k]))) {
+					put_escaped(out, l->v[k], (size_t)(eq + 1 - l->v[k]));
+					fputs(MASK, out);
+				} else {
+					put_escaped(out, l->v[k], strlen(l->v[k]));
+				}
+				fputc('"', out);
+			}
+			fputs(l->n > 0 ? " ]" : "]", out);
+			break;
+		}
+		}
+		fputs(";\n", out);
+	}
+}
+
+size_t
+config_settings(const struct setting_doc **docs)
+{
+	*docs = setting_docs;
+	return sizeof(setting_docs) / sizeof(setting_docs[0]);
+}

@@ -1,0 +1,270 @@
+/*
+ * gen-docs: prints the generated parts of the man pages in man(7)
+ * markup, from the same tables the daemon is built from:
+ *   gen-docs settings   the settings list of event-relay.conf(5)
+ *   gen-docs env        the ENVIRONMENT list of event-relayd(8)
+ *   gen-docs metrics    the METRICS list of event-relayd(8)
+ *   gen-docs reasons    the dead-letter reasons of event-relayd(8)
+ * A build-time tool (noinst); man/Makefile.inc splices its output into
+ * the .in pages.
+ *
+ * Before changing: the families that are not rows of stats.def
+ * (dead-lettered, latency, restarts, up, state, workers) are described
+ * here by hand and must follow stats_render.c.
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/stats.h"
+
+/*
+ * Writes `s` as roff text. `literal` is for names, paths and values:
+ * '-' becomes "\-" so that it is copied as typed, not as a hyphen.
+ */
+static void
+roff(const char *s, int literal)
+{
+	for (int bol = 1; *s != '\0'; s++, bol = 0) {
+		if (bol && (*s == '.' || *s == '\''))
+			fputs("\\&", stdout);
+		if (*s == '\\')
+			fputs("\\e", stdout);
+		else if (*s == '-' && literal)
+			fputs("\\-", stdout);
+		else
+			putchar(*s);
+	}
+}
+
+/* Writes prose filled to lines of at most ~72 bytes, then a newline. */
+static void
+text(const char *s)
+{
+	size_t col = 0;
+
+	while (*s != '\0') {
+		size_t n = strcspn(s, " ");
+		char word[256];
+
+		if (n >= sizeof(word))
+			n = sizeof(word) - 1;
+		memcpy(word, s, n);
+		word[n] = '\0';
+		if (col > 0 && col + 1 + n > 72) {
+			putchar('\n');
+			col = 0;
+		} else if (col > 0) {
+			putchar(' ');
+			col++;
+		}
+		roff(word, 0);
+		col += n;
+		s += n;
+		s += strspn(s, " ");
+	}
+	putchar('\n');
+}
+
+/* A tag line: ".B name". */
+static void
+tag(const char *name)
+{
+	fputs(".TP\n.B ", stdout);
+	roff(name, 1);
+	putchar('\n');
+}
+
+/* The value of a default, in libconfig syntax. */
+static void
+put_default(const struct setting_doc *d)
+{
+	if (strcmp(d->type, "INT") == 0 || strcmp(d->type, "BOOL") == 0) {
+		roff(d->def, 1);
+	} else if (strcmp(d->type, "LIST") == 0) {
+		fputs("[ ", stdout);
+		roff(d->def, 1);
+		fputs(" ]", stdout);
+	} else {
+		fputs("\\(dq", stdout);
+		roff(d->def, 1);
+		fputs("\\(dq", stdout);
+	}
+}
+
+/* The type of a setting, as a sentence. */
+static void
+put_type(const struct setting_doc *d)
+{
+	static const struct {
+		const char *type, *text;
+	} words[] = {
+		{ "BOOL", "A boolean, true or false." },
+		{ "STR", "A string." },
+		{ "ADDR", "A string host:port (an IPv6 host in brackets)." },
+		{ "URL", "A string: amqp:// or amqps:// URLs, separated by commas." },
+		{ "LEVEL", "A string; warning is taken as warn." },
+		{ "LIST", "A list of strings." },
+	};
+
+	if (strcmp(d->type, "INT") == 0) {
+		printf("An integer from %ld to %ld.\n", d->min, d->max);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strcmp(d->type, words[i].type) == 0) {
+			printf("%s\n", words[i].text);
+			return;
+		}
+	}
+	printf("A %s.\n", d->type);
+}
+
+static void
+settings(void)
+{
+	const struct setting_doc *docs;
+	size_t n = config_settings(&docs);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct setting_doc *d = &docs[i];
+
+		tag(d->path);
+		text(d->help);
+		put_type(d);
+		if (*d->def == '\0' && strcmp(d->type, "INT") != 0 && strcmp(d->type, "BOOL") != 0) {
+			fputs("Empty by default.\n", stdout);
+		} else {
+			fputs("Default: ", stdout);
+			put_default(d);
+			fputs(".\n", stdout);
+		}
+		if (d->env != NULL) {
+			fputs("Environment:\n.BR ", stdout);
+			roff(d->env, 1);
+			fputs(" .\n", stdout);
+		}
+	}
+}
+
+static void
+env(void)
+{
+	const struct setting_doc *docs;
+	size_t n = config_settings(&docs);
+
+	for (size_t i = 0; i < n; i++) {
+		if (docs[i].env == NULL)
+			continue;
+		tag(docs[i].env);
+		fputs("Overrides\n.BR ", stdout);
+		roff(docs[i].path, 1);
+		fputs(" .\n", stdout);
+		text(docs[i].help);
+	}
+}
+
+/* ".BR event_relay_NAME , event_relay_worker_NAME" under a .TP. */
+static void
+family_tag(const char *name)
+{
+	fputs(".TP\n.BR event_relay_", stdout);
+	roff(name, 1);
+	fputs(" \", \" event_relay_worker_", stdout);
+	roff(name, 1);
+	putchar('\n');
+}
+
+static void
+metrics(void)
+{
+	static const uint64_t bounds_us[] = {
+#define LATENCY_BUCKET(us) us,
+#include "common/stats.def"
+#undef LATENCY_BUCKET
+	};
+	char buf[512];
+	size_t len;
+
+#define STAT_COUNTER(f, name, help) \
+	family_tag(name); \
+	fputs("Counter.\n", stdout); \
+	text(help);
+#include "common/stats.def"
+#undef STAT_COUNTER
+#define STAT_GAUGE(f, name, help) \
+	family_tag(name); \
+	fputs("Gauge.\n", stdout); \
+	text(help);
+#include "common/stats.def"
+#undef STAT_GAUGE
+
+	family_tag("dead_lettered_total");
+	fputs("Counter.\nMessages dead-lettered, labelled\n.I reason\n", stdout);
+	fputs("(the per-worker series also\n.IR worker ),\n", stdout);
+	fputs("one series for each reason under\n.BR \"DEAD LETTERS\" .\n", stdout);
+
+	family_tag("processing_latency_seconds");
+	fputs("Histogram.\nSeconds from receiving a delivery to acknowledging it.\n", stdout);
+	len = (size_t)snprintf(buf, sizeof(buf), "Bucket upper bounds:");
+	for (size_t i = 0; i < sizeof(bounds_us) / sizeof(bounds_us[0]) && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s %g", i > 0 ? "," : "",
+		    (double)bounds_us[i] / 1e6);
+	if (len < sizeof(buf))
+		snprintf(buf + len, sizeof(buf) - len, " and +Inf.");
+	text(buf);
+
+	family_tag("restarts_total");
+	fputs("Counter.\nWorker processes restarted after they exited.\n", stdout);
+
+	tag("event_relay_worker_up");
+	fputs("Gauge, per worker only.\n1 while the worker is running or degraded, else 0.\n",
+	    stdout);
+
+	tag("event_relay_worker_state");
+	fputs("Gauge, per worker only, labelled\n.IR state :\n", stdout);
+	len = (size_t)snprintf(buf, sizeof(buf), "1 for the state the worker is in, 0 for the others");
+	for (size_t i = 0; i < WS_STATE_COUNT && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s",
+		    i == 0 ? " (" : i + 1 == WS_STATE_COUNT ? " and " : ", ", worker_state_names[i]);
+	if (len < sizeof(buf))
+		snprintf(buf + len, sizeof(buf) - len, ").");
+	text(buf);
+
+	tag("event_relay_workers");
+	fputs("Gauge.\nThe configured number of worker processes.\n", stdout);
+}
+
+static void
+reasons(void)
+{
+#define DLQ_REASON(f, label, help) \
+	tag(label); \
+	text(help);
+#include "common/stats.def"
+#undef DLQ_REASON
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "settings") == 0) {
+		settings();
+	} else if (argc == 2 && strcmp(argv[1], "env") == 0) {
+		env();
+	} else if (argc == 2 && strcmp(argv[1], "metrics") == 0) {
+		metrics();
+	} else if (argc == 2 && strcmp(argv[1], "reasons") == 0) {
+		reasons();
+	} else {
+		fputs("usage: gen-docs settings|env|metrics|reasons\n", stderr);
+		return 1;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		perror("gen-docs: stdout");
+		return 1;
+	}
+	return 0;
+}
