@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# relay.sh: helpers for tests that run event-relayd against the harness's
+# servers (source servers.sh first).
+#
+#   start_relay [VAR=VALUE...]   run event-relayd -f with the seed env
+#                                variables pointing at the private servers;
+#                                waits for /ready; sets RELAY_PID, METRICS_URL
+#   metric SERIES                print the value of one /metrics series
+#   wait_metric SERIES OP VALUE [DEADLINE_S]
+#   worker_pids                  the relay's worker processes
+#   check_exactly_once EXPECTED GOT / check_none_missing EXPECTED GOT
+#
+# The relay reads $HARNESS_TMP/relay.conf (empty unless the test writes
+# it) and logs to $HARNESS_TMP/relay.log (appended across restarts).
+
+ER_RELAYD=${ER_RELAYD:-$ER_BUILDDIR/src/event-relayd}
+ER_GET=${ER_GET:-$ER_BUILDDIR/tests/tools/er-get}
+RELAY_QUEUE=${RELAY_QUEUE:-events}
+RELAY_TOPIC=${RELAY_TOPIC:-events}
+
+start_relay() {
+	local port
+	[[ -f $HARNESS_TMP/relay.conf ]] || : >"$HARNESS_TMP/relay.conf"
+	port=$(free_port)
+	METRICS_URL=http://127.0.0.1:$port
+	# shellcheck disable=SC2030,SC2031
+	(
+		export RABBITMQ_URL=$AMQP_URL RABBITMQ_QUEUE=$RELAY_QUEUE \
+			KAFKA_BROKERS=$KAFKA_BROKERS KAFKA_TOPIC=$RELAY_TOPIC \
+			REDIS_ADDR=$REDIS_ADDR METRICS_LISTEN=127.0.0.1:$port \
+			WORKER_COUNT=${WORKER_COUNT:-2}
+		for kv in "$@"; do
+			export "${kv?}"
+		done
+		exec "$ER_RELAYD" -f -c "$HARNESS_TMP/relay.conf"
+	) >>"$HARNESS_TMP/relay.log" 2>&1 &
+	RELAY_PID=$!
+	harness_track_pid "$RELAY_PID"
+	wait_for --deadline 60 curl -sf -o /dev/null "$METRICS_URL/ready" ||
+		h_fail "event-relayd did not become ready: $(tail -n 20 "$HARNESS_TMP/relay.log")"
+	h_log "event-relayd $RELAY_PID ready on $METRICS_URL"
+}
+
+# metric SERIES: the value of the series named exactly SERIES (with its
+# labels, e.g. 'event_relay_dead_lettered_total{reason="invalid_json"}').
+metric() {
+	curl -sf "$METRICS_URL/metrics" | awk -v s="$1" '$1 == s { print $2; found = 1 }
+		END { if (!found) exit 1 }'
+}
+
+_metric_cmp() {
+	local v
+	v=$(metric "$1") || return 1
+	awk -v a="$v" -v b="$3" -v op="$2" 'BEGIN {
+		if (op == "==") exit !(a == b); if (op == ">=") exit !(a >= b);
+		if (op == ">") exit !(a > b); exit 1 }'
+}
+
+# wait_metric SERIES OP VALUE [DEADLINE_S]
+wait_metric() {
+	wait_for --deadline "${4:-120}" _metric_cmp "$1" "$2" "$3" ||
+		h_fail "metric $1 $2 $3 not reached: it is $(metric "$1" || echo absent)"
+}
+
+# assert_metric SERIES VALUE
+assert_metric() {
+	local v
+	v=$(metric "$1") || h_fail "metric $1 absent"
+	[[ $v == "$2" ]] || h_fail "metric $1: got $v, want $2"
+}
+
+worker_pids() {
+	ps -o pid= --ppid "$RELAY_PID" | tr -d ' '
+}
+
+# Every line of EXPECTED reaches Kafka exactly once, byte for byte.
+check_exactly_once() {
+	local exp=$1 got=$2
+	if ! cmp -s "$exp" "$got"; then
+		echo "--- diff expected/got (first lines):" >&2
+		diff "$exp" "$got" | head -n 10 >&2
+		h_fail "Kafka content differs: $(wc -l <"$got") records, want $(wc -l <"$exp")"
+	fi
+}
+
+# Every line of EXPECTED reaches Kafka at least once; prints the number of
+# duplicate records.
+check_none_missing() {
+	local exp=$1 got=$2 missing total uniq
+	missing=$(LC_ALL=C sort -u "$got" | LC_ALL=C comm -23 "$exp" - | wc -l)
+	if ((missing > 0)); then
+		LC_ALL=C sort -u "$got" | LC_ALL=C comm -23 "$exp" - | head -n 5 >&2
+		h_fail "$missing events missing from Kafka"
+	fi
+	total=$(wc -l <"$got")
+	uniq=$(LC_ALL=C sort -u "$got" | wc -l)
+	echo $((total - uniq))
+}

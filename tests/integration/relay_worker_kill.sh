@@ -1,0 +1,47 @@
+#!/bin/bash
+# relay_worker_kill.sh: a worker is SIGKILLed mid-run. The master logs
+# the death, restarts the worker, the counters stay monotonic across the
+# restart, and no event is missing from Kafka (the killed worker's
+# unacked deliveries come back; duplicates are allowed and reported).
+set -euo pipefail
+
+. "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
+. "$ER_SRCDIR/tests/harness/relay.sh"
+
+harness_require kcat curl
+harness_init
+tmp=$HARNESS_TMP
+
+start_rabbitmq
+start_redis
+start_kafka_mock events:16
+
+"$ER_PUBLISH" -u "$AMQP_URL" -q events -n 20000 --dup-every 10 \
+	--poison-every 1000 --persistent --expected "$tmp/expected"
+
+# A small prefetch keeps the relay mid-run long enough to kill a worker.
+printf 'rabbitmq = { prefetch = 50; };\n' >"$tmp/relay.conf"
+start_relay WORKER_COUNT=2
+wait_metric event_relay_published_total '>=' 2000 60
+
+victim=$(worker_pids | head -n 1)
+[[ -n $victim ]] || h_fail "no worker process found"
+before=$(metric event_relay_consumed_total)
+kill -KILL "$victim"
+h_log "killed worker pid $victim after $before deliveries"
+wait_metric event_relay_restarts_total == 1 30
+grep -q "killed by signal 9" "$tmp/relay.log" || h_fail "the master did not log the worker's death"
+after=$(metric event_relay_consumed_total)
+((after >= before)) || h_fail "consumed_total went back from $before to $after"
+
+wait_queue_empty events 120 || h_fail "events queue not drained: $(queue_counts events)"
+wait_metric event_relay_in_flight == 0 30
+"$READ_TOPIC" "$KAFKA_BROKERS" events "$tmp/got"
+dups=$(check_none_missing "$tmp/expected" "$tmp/got")
+[[ $(queue_counts events.dlq) == "20 0" ]] ||
+	h_fail "events.dlq: got $(queue_counts events.dlq), want '20 0'"
+ready=$(curl -s -o /dev/null -w '%{http_code}' "$METRICS_URL/ready")
+[[ $ready == 200 ]] || h_fail "/ready is $ready after the restart"
+h_log "relay_worker_kill: no event missing; $dups duplicate records in Kafka;" \
+	"$(metric event_relay_duplicates_total) duplicates caught by Redis"
+harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
