@@ -639,38 +639,47 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 	return 0;
 }
 
+/* Copies a short-string property into the pool if its flag is set. */
 static int
-clone_bytes(amqp_bytes_t *dst, amqp_bytes_t src, amqp_pool_t *pool)
+clone_prop(const amqp_basic_properties_t *src, amqp_flags_t flag, amqp_bytes_t *dst,
+    amqp_bytes_t from, amqp_pool_t *pool)
 {
-	if (src.len == 0) {
+	if (!(src->_flags & flag) || from.len == 0) {
 		*dst = amqp_empty_bytes;
 		return 0;
 	}
-	amqp_pool_alloc_bytes(pool, src.len, dst);
+	amqp_pool_alloc_bytes(pool, from.len, dst);
 	if (dst->bytes == NULL)
 		return -1;
-	memcpy(dst->bytes, src.bytes, src.len);
+	memcpy(dst->bytes, from.bytes, from.len);
 	return 0;
 }
 
 int
 amqp_props_clone(amqp_basic_properties_t *dst, const amqp_basic_properties_t *src, amqp_pool_t *pool)
 {
+	/* Only flagged members are decoded: the others hold garbage. */
+#define CLONE(flag, member) \
+	(clone_prop(src, flag, &dst->member, src->member, pool) < 0)
 	*dst = *src;
-	if (clone_bytes(&dst->content_type, src->content_type, pool) < 0 ||
-	    clone_bytes(&dst->content_encoding, src->content_encoding, pool) < 0 ||
-	    clone_bytes(&dst->correlation_id, src->correlation_id, pool) < 0 ||
-	    clone_bytes(&dst->reply_to, src->reply_to, pool) < 0 ||
-	    clone_bytes(&dst->expiration, src->expiration, pool) < 0 ||
-	    clone_bytes(&dst->message_id, src->message_id, pool) < 0 ||
-	    clone_bytes(&dst->type, src->type, pool) < 0 ||
-	    clone_bytes(&dst->user_id, src->user_id, pool) < 0 ||
-	    clone_bytes(&dst->app_id, src->app_id, pool) < 0 ||
-	    clone_bytes(&dst->cluster_id, src->cluster_id, pool) < 0)
+	if (CLONE(AMQP_BASIC_CONTENT_TYPE_FLAG, content_type) ||
+	    CLONE(AMQP_BASIC_CONTENT_ENCODING_FLAG, content_encoding) ||
+	    CLONE(AMQP_BASIC_CORRELATION_ID_FLAG, correlation_id) ||
+	    CLONE(AMQP_BASIC_REPLY_TO_FLAG, reply_to) ||
+	    CLONE(AMQP_BASIC_EXPIRATION_FLAG, expiration) ||
+	    CLONE(AMQP_BASIC_MESSAGE_ID_FLAG, message_id) ||
+	    CLONE(AMQP_BASIC_TYPE_FLAG, type) ||
+	    CLONE(AMQP_BASIC_USER_ID_FLAG, user_id) ||
+	    CLONE(AMQP_BASIC_APP_ID_FLAG, app_id) ||
+	    CLONE(AMQP_BASIC_CLUSTER_ID_FLAG, cluster_id))
 		return -1;
-	if ((src->_flags & AMQP_BASIC_HEADERS_FLAG) &&
-	    amqp_table_clone(&src->headers, &dst->headers, pool) != AMQP_STATUS_OK)
-		return -1;
+#undef CLONE
+	if (src->_flags & AMQP_BASIC_HEADERS_FLAG) {
+		if (amqp_table_clone(&src->headers, &dst->headers, pool) != AMQP_STATUS_OK)
+			return -1;
+	} else {
+		dst->headers = amqp_empty_table;
+	}
 	return 0;
 }
 

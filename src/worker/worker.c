@@ -78,7 +78,6 @@ struct worker {
 	uint64_t rng;
 	int stopping;
 	uint64_t stop_deadline_ms;
-	int kafka_fatal;
 };
 
 static volatile sig_atomic_t got_term;
@@ -787,11 +786,15 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		if (pfd[il].revents & (POLLIN | POLLHUP))
 			begin_stop(&w, "the master is gone");
 
-		if (pfd[ik].revents & POLLIN) {
-			if (kafka_sink_poll(w.kafka) && !w.kafka_fatal) {
-				/* Recreating the producer belongs to the resilience work. */
-				w.kafka_fatal = 1;
-			}
+		if ((pfd[ik].revents & POLLIN) && kafka_sink_poll(w.kafka)) {
+			/*
+			 * The producer is unusable. Exiting closes the AMQP
+			 * connection, so every unacked delivery is redelivered,
+			 * and the master starts a fresh worker.
+			 */
+			log_error("exiting for a fresh producer; %zu deliveries stay unacked", w.used);
+			status = 1;
+			break;
 		}
 		if (ir >= 0 && pfd[ir].revents)
 			redis_claim_handle(w.redis, pfd[ir].revents, w.now_ms);

@@ -3,7 +3,8 @@
 # non-JSON message after every 1000th, relayed by 2 workers. Every event
 # reaches Kafka exactly once with its key, byte-exact value and
 # correlation_id header; the 20 poison messages are in events.dlq with
-# their reason; the source queue ends empty with nothing unacked; and
+# their reason, as are three more (no event_id, no payload, too large);
+# the source queue ends empty with nothing unacked; and
 # /metrics agrees (and passes promtool). A graceful stop then exits 0.
 set -euo pipefail
 
@@ -20,24 +21,41 @@ start_kafka_mock events:16
 
 "$ER_PUBLISH" -u "$AMQP_URL" -q events -n 20000 --dup-every 10 \
 	--poison-every 1000 --persistent --expected "$tmp/expected"
+# Three more poison messages, one for each other decoding reason.
+{
+	echo '{"correlation_id":"c","payload":{"seq":-1}}'
+	echo '{"event_id":"no-payload","correlation_id":"c"}'
+	printf '{"event_id":"too-large","payload":"%s"}\n' "$(head -c 5000 /dev/zero | tr '\0' x)"
+} >"$tmp/poison"
+"$ER_PUBLISH" -u "$AMQP_URL" -q events --raw "$tmp/poison" >/dev/null
 
+printf 'event = { max_message_bytes = 4096; };\n' >"$tmp/relay.conf"
 start_relay WORKER_COUNT=2
-wait_metric event_relay_acked_total == 22020 120
+wait_metric event_relay_acked_total == 22023 120
 wait_queue_empty events 30 || h_fail "events queue not empty: $(queue_counts events)"
 
 "$READ_TOPIC" "$KAFKA_BROKERS" events "$tmp/got"
 check_exactly_once "$tmp/expected" "$tmp/got"
 h_log "Kafka holds exactly the 20000 expected records"
 
-# Dead letters: 20 copies, original bodies, reason and origin headers.
-[[ $(queue_counts events.dlq) == "20 0" ]] ||
-	h_fail "events.dlq: got $(queue_counts events.dlq), want '20 0'"
+# Dead letters: 23 copies, original bodies, reason and origin headers.
+[[ $(queue_counts events.dlq) == "23 0" ]] ||
+	h_fail "events.dlq: got $(queue_counts events.dlq), want '23 0'"
 "$ER_GET" -u "$AMQP_URL" -q events.dlq >"$tmp/dlq"
-[[ $(wc -l <"$tmp/dlq") == 20 ]] || h_fail "er-get read $(wc -l <"$tmp/dlq") dead letters"
+[[ $(wc -l <"$tmp/dlq") == 23 ]] || h_fail "er-get read $(wc -l <"$tmp/dlq") dead letters"
 for i in $(seq 1000 1000 20000); do
 	grep -q "^poison-$i	.*x-event-relay-reason=invalid_json" "$tmp/dlq" ||
 		h_fail "poison-$i not dead-lettered with its reason: $(head -n 2 "$tmp/dlq")"
 done
+while IFS= read -r body; do
+	grep -qF "$body" "$tmp/dlq" || h_fail "dead letter with the original body missing: ${body:0:60}"
+done <"$tmp/poison"
+grep -q '^{"correlation_id":"c".*x-event-relay-reason=missing_event_id' "$tmp/dlq" ||
+	h_fail "no missing_event_id dead letter"
+grep -q '^{"event_id":"no-payload".*x-event-relay-reason=missing_payload' "$tmp/dlq" ||
+	h_fail "no missing_payload dead letter"
+grep -q '^{"event_id":"too-large".*x-event-relay-reason=too_large' "$tmp/dlq" ||
+	h_fail "no too_large dead letter"
 grep -v 'x-event-relay-queue=events' "$tmp/dlq" | grep -q . &&
 	h_fail "dead letter without x-event-relay-queue"
 grep -Ev 'x-event-relay-time=20[0-9]{2}-[0-9]{2}-[0-9]{2}T' "$tmp/dlq" | grep -q . &&
@@ -46,16 +64,19 @@ grep -v 'x-event-relay-worker=.*/worker-[01]' "$tmp/dlq" | grep -q . &&
 	h_fail "dead letter without x-event-relay-worker"
 
 # Metrics agree with what happened.
-assert_metric event_relay_consumed_total 22020
+assert_metric event_relay_consumed_total 22023
 assert_metric event_relay_published_total 20000
 assert_metric event_relay_duplicates_total 2000
 assert_metric 'event_relay_dead_lettered_total{reason="invalid_json"}' 20
+assert_metric 'event_relay_dead_lettered_total{reason="missing_event_id"}' 1
+assert_metric 'event_relay_dead_lettered_total{reason="missing_payload"}' 1
+assert_metric 'event_relay_dead_lettered_total{reason="too_large"}' 1
 assert_metric event_relay_in_flight 0
 assert_metric event_relay_restarts_total 0
-assert_metric event_relay_processing_latency_seconds_count 22020
+assert_metric event_relay_processing_latency_seconds_count 22023
 w0=$(metric 'event_relay_worker_consumed_total{worker="0"}')
 w1=$(metric 'event_relay_worker_consumed_total{worker="1"}')
-((w0 + w1 == 22020)) || h_fail "per-worker consumed: $w0 + $w1 != 22020"
+((w0 + w1 == 22023)) || h_fail "per-worker consumed: $w0 + $w1 != 22023"
 curl -sf "$METRICS_URL/metrics" >"$tmp/metrics"
 if command -v promtool >/dev/null; then
 	promtool check metrics <"$tmp/metrics" || h_fail "promtool rejects /metrics"
@@ -66,4 +87,4 @@ fi
 # A graceful stop exits 0 and leaves nothing unacked.
 harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
 grep -q 'master.* info: stopped' "$tmp/relay.log" || h_fail "no 'stopped' line in the log"
-h_log "relay_basic: 22020 deliveries, 20000 published, 2000 duplicates, 20 dead-lettered"
+h_log "relay_basic: 22023 deliveries, 20000 published, 2000 duplicates, 23 dead-lettered"

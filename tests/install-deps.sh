@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs everything needed to build event-relay, run its test suite and
+# its local demo on Debian 12: compilers and autotools, the libraries,
+# RabbitMQ and Redis servers (started privately by the tests, never as
+# system services), kcat, promtool (package prometheus), curl and mandoc.
+set -eu
+
+PACKAGES="build-essential autoconf automake libtool pkg-config
+  librabbitmq-dev librdkafka-dev libhiredis-dev libconfig-dev libyaml-dev
+  libjsmn-dev libmicrohttpd-dev libcriterion-dev
+  rabbitmq-server redis-server kcat prometheus curl mandoc"
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=
+else
+	SUDO=sudo
+fi
+
+missing=
+for p in $PACKAGES; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+echo "install-deps: installing$missing"
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing

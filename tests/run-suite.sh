@@ -1,0 +1,46 @@
+#!/bin/bash
+# run-suite.sh: installs what the build and the tests need (Debian 12),
+# then builds event-relay twice and runs the whole test suite with each
+# build: once with warnings as errors (-Wall -Wextra -Werror), once more
+# with AddressSanitizer and UBSan. Unit tests use Criterion; integration
+# tests start private RabbitMQ and Redis servers and librdkafka's mock
+# cluster on 127.0.0.1 (never a system service).
+#
+# Usage: tests/run-suite.sh     (from anywhere; builds under ./build*)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+start=$SECONDS
+
+"$top/tests/install-deps.sh"
+autoreconf -fi
+
+# run_build DIR CONFIGURE_ARGS...: configure, build and `make check` in DIR.
+run_build() {
+	local dir=$1 rc=0
+	shift
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q "$@")
+	make -C "$dir" -j"$jobs"
+	make -C "$dir" -j"$jobs" check || rc=$?
+	if ((rc != 0)); then
+		# Show why: the logs of every test that did not pass.
+		grep -lE '^(FAIL|ERROR)' "$dir"/tests/*/*.log 2>/dev/null | while read -r f; do
+			echo "==== $f"
+			tail -n 60 "$f"
+		done
+		echo "run-suite: $dir: make check failed" >&2
+		exit "$rc"
+	fi
+}
+
+echo "==== build 1: -Werror"
+run_build build --enable-werror
+echo "==== build 2: AddressSanitizer + UBSan"
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+	run_build build-asan --enable-werror --enable-sanitizers
+echo "run-suite: all tests passed in both builds in $((SECONDS - start)) s"
