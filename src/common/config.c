@@ -10,7 +10,7 @@
  * than 32 bits, so the file text first goes through prepare_source(),
  * which keeps line numbers intact.
  */
-#include <config.h>
+#include "autoconf.h"
 
 #include <errno.h>
 #include <libconfig.h>

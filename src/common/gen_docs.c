@@ -12,7 +12,7 @@
  * (dead-lettered, latency, restarts, up, state, workers) are described
  * here by hand and must follow stats_render.c.
  */
-#include <config.h>
+#include "autoconf.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * shared stderr. Safe to call after fork; never called from a signal
  * handler.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <stdio.h>

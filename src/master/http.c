@@ -7,7 +7,7 @@
  * worker that is not. The epoll fd of libmicrohttpd is the one fd the
  * master polls for HTTP.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>

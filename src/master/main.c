@@ -4,7 +4,7 @@
  * found here, before any process is forked, and reported as
  * "file:line: setting: message" with exit status 1.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <fcntl.h>

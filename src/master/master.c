@@ -9,8 +9,7 @@
  * killed (watchdog). Workers see the master's death as EOF on the
  * lifeline pipe, whose write end only the master holds.
  */
-#define _GNU_SOURCE
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
  * holds, which needs a hole older than hole_delay_ms; steady state never
  * allocates. Invariant: ndone + npending = entries in DONE or PENDING.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
  * Properties of a delivery live in rabbitmq-c's channel-1 pool, which is
  * recycled only between deliveries, never while one is half received.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <stdio.h>

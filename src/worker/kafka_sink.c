@@ -8,7 +8,7 @@
  * Connectivity for /ready comes from the statistics callback: the
  * producer counts as connected while at least one broker is UP.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * REDIS_REPLY_TIMEOUT_MS drops the connection: every pending request is
  * answered CLAIM_ERROR / not marked, so no slot is ever forgotten.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -11,7 +11,7 @@
  * may still read its body), is never acked, and is freed there. Nothing
  * here blocks except connecting to RabbitMQ.
  */
-#include "config.h"
+#include "autoconf.h"
 
 #include <errno.h>
 #include <fcntl.h>

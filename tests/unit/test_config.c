@@ -9,7 +9,7 @@
  * "FILE" and the directory by "TMP". The environment is always a table
  * of ours, never the process environment.
  */
-#include <config.h>
+#include "autoconf.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
