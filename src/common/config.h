@@ -1,0 +1,58 @@
+/*
+ * config: the daemon-wide settings (settings.def) loaded from
+ * event-relay.conf and overridden by the environment.
+ * Every error reads "file:line: setting: message" (or
+ * "environment: VAR: message"); all errors are collected and written
+ * together before the load fails.
+ */
+#ifndef ER_CONFIG_H
+#define ER_CONFIG_H
+
+#include <stdio.h>
+
+#include "common/log.h"
+
+struct er_strlist {
+	char **v;
+	size_t n;
+};
+
+struct er_config {
+#define SETTING_FIELD_INT(f)   long f;
+#define SETTING_FIELD_BOOL(f)  int f;
+#define SETTING_FIELD_STR(f)   char *f;
+#define SETTING_FIELD_ADDR(f)  char *f;
+#define SETTING_FIELD_URL(f)   char *f;
+#define SETTING_FIELD_LEVEL(f) enum log_level f;
+#define SETTING_FIELD_LIST(f)  struct er_strlist f;
+#define SETTING(path, field, type, def, min, max, env, help) SETTING_FIELD_##type(field)
+#include "common/settings.def"
+#undef SETTING
+	char *config_file;	/* as given with -c */
+};
+
+/* Environment lookup, getenv(3) by default; tests pass their own. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/*
+ * Loads defaults, then `path` (NULL: no file), then the environment.
+ * Writes every error to `errs` and returns the number of errors (0 on
+ * success). On failure the config is still safe to free.
+ */
+int config_load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs);
+void config_free(struct er_config *cfg);
+
+/* Splits "host:port" ("[v6]:port" too); 0 or -1. `host` gets a copy. */
+int config_split_addr(const char *addr, char *host, size_t hostsz, int *port);
+
+/* Prints the effective settings, one "path = value;" line each. */
+void config_dump(const struct er_config *cfg, FILE *out);
+
+/* Iterates the settings table, for generated documentation. */
+struct setting_doc {
+	const char *path, *type, *def, *env, *help;
+	long min, max;
+};
+size_t config_settings(const struct setting_doc **docs);
+
+#endif
