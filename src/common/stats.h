@@ -22,10 +22,11 @@ enum dlq_reason {
 };
 
 enum {
+	STATS_LATENCY_BUCKETS =
 #define LATENCY_BUCKET(us) 1 +
-	STATS_LATENCY_BUCKETS = 0
 #include "common/stats.def"
 #undef LATENCY_BUCKET
+	0
 };
 
 extern const uint64_t stats_latency_bounds_us[STATS_LATENCY_BUCKETS];

@@ -1,0 +1,127 @@
+/*
+ * stats: the shared-memory statistics segment and the tables expanded
+ * from stats.def (dead-letter reason names, latency bucket bounds,
+ * worker state names).
+ *
+ * Owns the mapping: the master maps it once before the first fork and
+ * every worker inherits it. Each slot has one writer at a time (its
+ * worker, or the master between that worker's death and its restart),
+ * which is why plain relaxed loads and stores suffice.
+ *
+ * The one thing to know: stats_retire() is what keeps counters
+ * monotonic across restarts; call it only after the worker is reaped,
+ * never while it may still write its slot.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/stats.h"
+
+const uint64_t stats_latency_bounds_us[STATS_LATENCY_BUCKETS] = {
+#define LATENCY_BUCKET(us) (us),
+#include "common/stats.def"
+#undef LATENCY_BUCKET
+};
+
+static const char *const dlq_reason_names[DLQ_REASON_COUNT] = {
+	[DLQ_NONE] = "none",
+#define DLQ_REASON(f, label, help) [DLQ_##f] = label,
+#include "common/stats.def"
+#undef DLQ_REASON
+};
+
+const char *const worker_state_names[WS_STATE_COUNT] = {
+	[WS_DOWN] = "down",
+	[WS_STARTING] = "starting",
+	[WS_RUNNING] = "running",
+	[WS_DEGRADED] = "degraded",
+	[WS_STOPPING] = "stopping",
+};
+
+const char *
+dlq_reason_name(enum dlq_reason r)
+{
+	if ((unsigned)r >= DLQ_REASON_COUNT)
+		return "unknown";
+	return dlq_reason_names[r];
+}
+
+static size_t
+stats_size(uint32_t nworkers)
+{
+	return sizeof(struct stats_shm) + (size_t)nworkers * sizeof(struct worker_slot);
+}
+
+struct stats_shm *
+stats_create(uint32_t nworkers)
+{
+	struct stats_shm *shm;
+
+	if (nworkers == 0) {
+		log_error("stats: no worker slots requested");
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Anonymous mappings come zeroed: every slot starts WS_DOWN at 0. */
+	shm = mmap(NULL, stats_size(nworkers), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shm == MAP_FAILED) {
+		log_error("stats: mmap %zu bytes: %s", stats_size(nworkers), strerror(errno));
+		return NULL;
+	}
+	shm->nworkers = nworkers;
+	shm->started_s = (uint64_t)time(NULL);
+	shm->magic = STATS_MAGIC;
+	return shm;
+}
+
+void
+stats_destroy(struct stats_shm *shm)
+{
+	if (shm == NULL)
+		return;
+	if (munmap(shm, stats_size(shm->nworkers)) < 0)
+		log_error("stats: munmap: %s", strerror(errno));
+}
+
+/* *to += *from; *from = 0, each with a relaxed atomic access. */
+static void
+fold(uint64_t *to, uint64_t *from)
+{
+	stat_add(to, stat_get(from));
+	__atomic_store_n(from, 0, __ATOMIC_RELAXED);
+}
+
+void
+stats_retire(struct worker_slot *s)
+{
+#define STAT_COUNTER(f, name, help) fold(&s->retired.f, &s->cur.f);
+#include "common/stats.def"
+#undef STAT_COUNTER
+	for (size_t i = 0; i < DLQ_REASON_COUNT; i++)
+		fold(&s->retired.dead_lettered[i], &s->cur.dead_lettered[i]);
+	for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
+		fold(&s->retired.latency_bucket[i], &s->cur.latency_bucket[i]);
+	fold(&s->retired.latency_count, &s->cur.latency_count);
+	fold(&s->retired.latency_sum_us, &s->cur.latency_sum_us);
+#define STAT_GAUGE(f, name, help) stat_set(&s->gauges.f, 0);
+#include "common/stats.def"
+#undef STAT_GAUGE
+}
+
+void
+stats_observe_latency(struct stats_values *v, uint64_t us)
+{
+	size_t i = 0;
+
+	while (i < STATS_LATENCY_BUCKETS && us > stats_latency_bounds_us[i])
+		i++;
+	stat_add(&v->latency_bucket[i], 1);
+	stat_add(&v->latency_count, 1);
+	stat_add(&v->latency_sum_us, us);
+}

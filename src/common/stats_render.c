@@ -1,0 +1,251 @@
+/*
+ * stats_render: writes the statistics segment as Prometheus text
+ * exposition format 0.0.4, the body of GET /metrics.
+ *
+ * Owns no state; every family is expanded from stats.def except the
+ * few that describe slots rather than events (restarts, up, state,
+ * workers). Each family appears twice: event_relay_<name> summed over
+ * the workers and event_relay_worker_<name>{worker="N"} per slot.
+ * A counter's value is retired + cur, so it never goes down when a
+ * worker is replaced.
+ *
+ * The one thing to know: a family name must be unique in the output
+ * and every sample of a family must follow its # TYPE line; check any
+ * change with `promtool check metrics`.
+ */
+#include "autoconf.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/stats.h"
+
+#define PREFIX "event_relay_"
+#define WPREFIX "event_relay_worker_"
+
+#define LATENCY_NAME "processing_latency_seconds"
+#define LATENCY_HELP "Time from receiving a delivery to acknowledging it."
+#define DLQ_NAME "dead_lettered_total"
+#define DLQ_HELP "Messages dead-lettered, by reason."
+
+/* # HELP text escaping: backslash and newline (format 0.0.4). */
+static void
+put_help(FILE *out, const char *prefix, const char *name, const char *help)
+{
+	fprintf(out, "# HELP %s%s ", prefix, name);
+	for (const char *p = help; *p != '\0'; p++) {
+		if (*p == '\\')
+			fputs("\\\\", out);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*p, out);
+	}
+	fputc('\n', out);
+}
+
+static void
+put_family(FILE *out, const char *prefix, const char *name, const char *type, const char *help)
+{
+	put_help(out, prefix, name, help);
+	fprintf(out, "# TYPE %s%s %s\n", prefix, name, type);
+}
+
+/*
+ * Microseconds as decimal seconds, exactly and without the locale:
+ * 500 -> 0.0005, 2500000 -> 2.5, 10000000 -> 10.
+ */
+static void
+put_seconds(FILE *out, uint64_t us)
+{
+	uint64_t frac = us % 1000000;
+	int digits = 6;
+
+	fprintf(out, "%" PRIu64, us / 1000000);
+	if (frac == 0)
+		return;
+	while (frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	fprintf(out, ".%0*" PRIu64, digits, frac);
+}
+
+static uint64_t
+val(const struct worker_slot *s, size_t off)
+{
+	const uint64_t *cur = (const uint64_t *)((const char *)&s->cur + off);
+	const uint64_t *ret = (const uint64_t *)((const char *)&s->retired + off);
+
+	return stat_get(ret) + stat_get(cur);
+}
+
+#define VAL(s, member) val((s), offsetof(struct stats_values, member))
+
+static int64_t
+gauge(const int64_t *g)
+{
+	return __atomic_load_n(g, __ATOMIC_RELAXED);
+}
+
+static void
+render_counter(const struct stats_shm *shm, FILE *out, const char *name,
+    const char *help, size_t off)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t w = 0; w < shm->nworkers; w++)
+		sum += val(&shm->slot[w], off);
+	put_family(out, PREFIX, name, "counter", help);
+	fprintf(out, PREFIX "%s %" PRIu64 "\n", name, sum);
+	put_family(out, WPREFIX, name, "counter", help);
+	for (uint32_t w = 0; w < shm->nworkers; w++)
+		fprintf(out, WPREFIX "%s{worker=\"%" PRIu32 "\"} %" PRIu64 "\n",
+		    name, w, val(&shm->slot[w], off));
+}
+
+static void
+render_gauge(const struct stats_shm *shm, FILE *out, const char *name,
+    const char *help, size_t off)
+{
+	int64_t sum = 0;
+
+	for (uint32_t w = 0; w < shm->nworkers; w++)
+		sum += gauge((const int64_t *)((const char *)&shm->slot[w].gauges + off));
+	put_family(out, PREFIX, name, "gauge", help);
+	fprintf(out, PREFIX "%s %" PRId64 "\n", name, sum);
+	put_family(out, WPREFIX, name, "gauge", help);
+	for (uint32_t w = 0; w < shm->nworkers; w++)
+		fprintf(out, WPREFIX "%s{worker=\"%" PRIu32 "\"} %" PRId64 "\n", name, w,
+		    gauge((const int64_t *)((const char *)&shm->slot[w].gauges + off)));
+}
+
+static void
+render_dead_lettered(const struct stats_shm *shm, FILE *out)
+{
+	put_family(out, PREFIX, DLQ_NAME, "counter", DLQ_HELP);
+	for (size_t r = DLQ_NONE + 1; r < DLQ_REASON_COUNT; r++) {
+		uint64_t sum = 0;
+
+		for (uint32_t w = 0; w < shm->nworkers; w++)
+			sum += VAL(&shm->slot[w], dead_lettered[r]);
+		fprintf(out, PREFIX DLQ_NAME "{reason=\"%s\"} %" PRIu64 "\n",
+		    dlq_reason_name((enum dlq_reason)r), sum);
+	}
+	put_family(out, WPREFIX, DLQ_NAME, "counter", DLQ_HELP);
+	for (uint32_t w = 0; w < shm->nworkers; w++)
+		for (size_t r = DLQ_NONE + 1; r < DLQ_REASON_COUNT; r++)
+			fprintf(out, WPREFIX DLQ_NAME "{worker=\"%" PRIu32 "\",reason=\"%s\"} %" PRIu64 "\n",
+			    w, dlq_reason_name((enum dlq_reason)r),
+			    VAL(&shm->slot[w], dead_lettered[r]));
+}
+
+/*
+ * One histogram's samples. `wl` is "" for the total or `worker="N"`
+ * for a slot; buckets[] are per bucket, not yet cumulative.
+ */
+static void
+put_histogram(FILE *out, const char *name, const char *wl,
+    const uint64_t *buckets, uint64_t sum_us, uint64_t count)
+{
+	const char *comma = wl[0] != '\0' ? "," : "";
+	const char *open = wl[0] != '\0' ? "{" : "";
+	const char *close = wl[0] != '\0' ? "}" : "";
+	uint64_t cum = 0;
+
+	for (size_t i = 0; i < STATS_LATENCY_BUCKETS; i++) {
+		cum += buckets[i];
+		fprintf(out, "%s_bucket{%s%sle=\"", name, wl, comma);
+		put_seconds(out, stats_latency_bounds_us[i]);
+		fprintf(out, "\"} %" PRIu64 "\n", cum);
+	}
+	cum += buckets[STATS_LATENCY_BUCKETS];
+	fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, wl, comma, cum);
+	fprintf(out, "%s_sum%s%s%s ", name, open, wl, close);
+	put_seconds(out, sum_us);
+	fprintf(out, "\n%s_count%s%s%s %" PRIu64 "\n", name, open, wl, close, count);
+}
+
+static void
+render_latency(const struct stats_shm *shm, FILE *out)
+{
+	uint64_t b[STATS_LATENCY_BUCKETS + 1] = { 0 }, sum = 0, count = 0;
+
+	for (uint32_t w = 0; w < shm->nworkers; w++) {
+		for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
+			b[i] += VAL(&shm->slot[w], latency_bucket[i]);
+		sum += VAL(&shm->slot[w], latency_sum_us);
+		count += VAL(&shm->slot[w], latency_count);
+	}
+	put_family(out, PREFIX, LATENCY_NAME, "histogram", LATENCY_HELP);
+	put_histogram(out, PREFIX LATENCY_NAME, "", b, sum, count);
+
+	put_family(out, WPREFIX, LATENCY_NAME, "histogram", LATENCY_HELP);
+	for (uint32_t w = 0; w < shm->nworkers; w++) {
+		char wlabel[32];
+
+		for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
+			b[i] = VAL(&shm->slot[w], latency_bucket[i]);
+		snprintf(wlabel, sizeof(wlabel), "worker=\"%" PRIu32 "\"", w);
+		put_histogram(out, WPREFIX LATENCY_NAME, wlabel, b,
+		    VAL(&shm->slot[w], latency_sum_us), VAL(&shm->slot[w], latency_count));
+	}
+}
+
+static void
+render_slots(const struct stats_shm *shm, FILE *out)
+{
+	uint64_t restarts = 0;
+
+	for (uint32_t w = 0; w < shm->nworkers; w++)
+		restarts += stat_get(&shm->slot[w].restarts);
+	put_family(out, PREFIX, "restarts_total", "counter",
+	    "Worker processes restarted after they exited.");
+	fprintf(out, PREFIX "restarts_total %" PRIu64 "\n", restarts);
+	put_family(out, WPREFIX, "restarts_total", "counter",
+	    "Times this worker slot was restarted after its process exited.");
+	for (uint32_t w = 0; w < shm->nworkers; w++)
+		fprintf(out, WPREFIX "restarts_total{worker=\"%" PRIu32 "\"} %" PRIu64 "\n",
+		    w, stat_get(&shm->slot[w].restarts));
+
+	put_family(out, WPREFIX, "up", "gauge",
+	    "1 if the worker is running (state running or degraded).");
+	for (uint32_t w = 0; w < shm->nworkers; w++) {
+		uint32_t st = __atomic_load_n(&shm->slot[w].state, __ATOMIC_RELAXED);
+
+		fprintf(out, WPREFIX "up{worker=\"%" PRIu32 "\"} %d\n",
+		    w, st == WS_RUNNING || st == WS_DEGRADED);
+	}
+
+	put_family(out, WPREFIX, "state", "gauge",
+	    "1 for the state the worker is in, 0 for the others.");
+	for (uint32_t w = 0; w < shm->nworkers; w++) {
+		uint32_t st = __atomic_load_n(&shm->slot[w].state, __ATOMIC_RELAXED);
+
+		for (uint32_t i = 0; i < WS_STATE_COUNT; i++)
+			fprintf(out, WPREFIX "state{worker=\"%" PRIu32 "\",state=\"%s\"} %d\n",
+			    w, worker_state_names[i], st == i);
+	}
+
+	put_family(out, PREFIX, "workers", "gauge", "Configured number of worker processes.");
+	fprintf(out, PREFIX "workers %" PRIu32 "\n", shm->nworkers);
+}
+
+void
+stats_render_prometheus(const struct stats_shm *shm, FILE *out)
+{
+	assert(shm->magic == STATS_MAGIC);
+#define STAT_COUNTER(f, name, help) \
+	render_counter(shm, out, name, help, offsetof(struct stats_values, f));
+#include "common/stats.def"
+#undef STAT_COUNTER
+#define STAT_GAUGE(f, name, help) \
+	render_gauge(shm, out, name, help, offsetof(struct stats_gauges, f));
+#include "common/stats.def"
+#undef STAT_GAUGE
+	render_dead_lettered(shm, out);
+	render_latency(shm, out);
+	render_slots(shm, out);
+}

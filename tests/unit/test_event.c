@@ -1,0 +1,681 @@
+/*
+ * Unit tests of event decoding (seed format), json_unescape and the
+ * implicit route. The cases are tables: a body and what must come out
+ * of it, byte for byte, or the dead-letter reason it must get.
+ */
+#include "autoconf.h"
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/event.h"
+#include "common/route.h"
+
+#define MAX_BYTES 65536
+
+/* Bytes as a printable C-like string, for failure messages. */
+static const char *
+show(char *buf, size_t cap, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t o = 0;
+
+	if (p == NULL)
+		return "(null)";
+	for (size_t i = 0; i < n && o + 8 < cap; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\')
+			buf[o++] = (char)s[i];
+		else
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", s[i]);
+	}
+	if (o + 8 >= cap && cap > 4)
+		o = cap - 4, memcpy(buf + o, "...", 3), o += 3;
+	buf[o] = '\0';
+	return buf;
+}
+
+static struct route
+test_route(size_t max)
+{
+	struct route r = {
+		.name = "test", .queue = "q", .topic = "t", .dlq = "q.dlq",
+		.max_message_bytes = max, .format = ROUTE_FMT_SEED_JSON,
+	};
+	return r;
+}
+
+static int
+same(const void *a, size_t alen, const char *b)
+{
+	return alen == strlen(b) && memcmp(a, b, alen) == 0;
+}
+
+struct ok_case {
+	const char *name;
+	const char *body;
+	const char *id;		/* also the key */
+	const char *value;
+	const char *corr;	/* NULL: no correlation_id header */
+};
+
+static const struct ok_case ok_cases[] = {
+	{ "object payload",
+	  "{\"event_id\":\"e1\",\"correlation_id\":\"c1\",\"payload\":{\"a\":1}}",
+	  "e1", "{\"a\":1}", "c1" },
+	{ "string payload keeps quotes and escapes",
+	  "{\"event_id\":\"e2\",\"payload\":\"hi \\\"x\\\" \\u00e9\"}",
+	  "e2", "\"hi \\\"x\\\" \\u00e9\"", NULL },
+	{ "number payload",
+	  "{\"event_id\":\"e3\",\"payload\":-12.5e+3}", "e3", "-12.5e+3", NULL },
+	{ "zero payload", "{\"event_id\":\"e\",\"payload\":0}", "e", "0", NULL },
+	{ "array payload",
+	  "{\"event_id\":\"e\",\"payload\":[1, \"two\", {\"three\":[]}, null, true]}",
+	  "e", "[1, \"two\", {\"three\":[]}, null, true]", NULL },
+	{ "null payload", "{\"event_id\":\"e\",\"payload\":null}", "e", "null", NULL },
+	{ "true payload", "{\"event_id\":\"e\",\"payload\":true}", "e", "true", NULL },
+	{ "false payload", "{\"event_id\":\"e\",\"payload\":false}", "e", "false", NULL },
+	{ "empty object payload", "{\"event_id\":\"e\",\"payload\":{}}", "e", "{}", NULL },
+	{ "empty array payload", "{\"event_id\":\"e\",\"payload\":[ ]}", "e", "[ ]", NULL },
+	{ "brackets inside strings",
+	  "{\"event_id\":\"e\",\"payload\":\"}]{[\\\"\"}", "e", "\"}]{[\\\"\"", NULL },
+	{ "whitespace everywhere",
+	  " \t\r\n{ \"payload\" : { \"x\" : [ 1 , 2 ] } ,\n\"event_id\" : \"e\" ,"
+	  " \"correlation_id\"\t:\t\"c\" } \n\r\t",
+	  "e", "{ \"x\" : [ 1 , 2 ] }", "c" },
+	{ "escapes in the id",
+	  "{\"event_id\":\"a\\\"b\\\\c\\/d\\u00e9\\ud83d\\ude00\\n\",\"payload\":0}",
+	  "a\"b\\c/d\xc3\xa9\xf0\x9f\x98\x80\n", "0", NULL },
+	{ "escapes in the correlation id",
+	  "{\"event_id\":\"e\",\"correlation_id\":\"x\\ty\\u20ac\",\"payload\":0}",
+	  "e", "0", "x\ty\xe2\x82\xac" },
+	{ "raw UTF-8 kept",
+	  "{\"event_id\":\"\xc3\xa9\",\"payload\":\"\xc3\xbc\"}",
+	  "\xc3\xa9", "\"\xc3\xbc\"", NULL },
+	{ "nested event_id ignored",
+	  "{\"payload\":{\"event_id\":\"inner\",\"payload\":2},\"event_id\":\"outer\"}",
+	  "outer", "{\"event_id\":\"inner\",\"payload\":2}", NULL },
+	{ "nested correlation_id ignored",
+	  "{\"event_id\":\"e\",\"payload\":[{\"correlation_id\":5}]}",
+	  "e", "[{\"correlation_id\":5}]", NULL },
+	{ "null correlation_id: no header",
+	  "{\"event_id\":\"e\",\"correlation_id\":null,\"payload\":1}", "e", "1", NULL },
+	{ "empty correlation_id: empty header",
+	  "{\"event_id\":\"e\",\"correlation_id\":\"\",\"payload\":1}", "e", "1", "" },
+	{ "duplicate keys: first wins",
+	  "{\"event_id\":\"first\",\"payload\":1,\"event_id\":\"second\","
+	  "\"payload\":2,\"correlation_id\":\"c1\",\"correlation_id\":7}",
+	  "first", "1", "c1" },
+	{ "escaped member name",
+	  "{\"event\\u005fid\":\"e\",\"pay\\u006coad\":1}", "e", "1", NULL },
+	{ "other members ignored",
+	  "{\"v\":2,\"event_id\":\"e\",\"extra\":{\"deep\":[1,2,{\"x\":null}]},\"payload\":1.5}",
+	  "e", "1.5", NULL },
+	{ "numbers of every shape",
+	  "{\"event_id\":\"e\",\"payload\":[0,-0,1,-1,10,0.5,-0.25,1e3,1E-3,2.5e+10]}",
+	  "e", "[0,-0,1,-1,10,0.5,-0.25,1e3,1E-3,2.5e+10]", NULL },
+};
+
+Test(event, valid_bodies)
+{
+	struct event_decoder d;
+	struct route r = test_route(MAX_BYTES);
+	struct event ev;
+	char b1[512], b2[512];
+
+	cr_assert(event_decoder_init(&d, MAX_BYTES) == 0);
+	for (size_t i = 0; i < sizeof(ok_cases) / sizeof(ok_cases[0]); i++) {
+		const struct ok_case *c = &ok_cases[i];
+		enum dlq_reason why = event_decode(&d, &r, c->body, strlen(c->body), &ev);
+
+		cr_expect(why == DLQ_NONE, "%s: got reason %s, want none",
+		    c->name, dlq_reason_name(why));
+		if (why != DLQ_NONE)
+			continue;
+		cr_expect(same(ev.id, ev.id_len, c->id) && ev.id[ev.id_len] == '\0',
+		    "%s: id: got \"%s\", want \"%s\"", c->name,
+		    show(b1, sizeof(b1), ev.id, ev.id_len), show(b2, sizeof(b2), c->id, strlen(c->id)));
+		cr_expect(same(ev.key, ev.key_len, c->id),
+		    "%s: key: got \"%s\", want \"%s\"", c->name,
+		    show(b1, sizeof(b1), ev.key, ev.key_len), show(b2, sizeof(b2), c->id, strlen(c->id)));
+		cr_expect(same(ev.value, ev.value_len, c->value),
+		    "%s: value: got \"%s\", want \"%s\"", c->name,
+		    show(b1, sizeof(b1), ev.value, ev.value_len),
+		    show(b2, sizeof(b2), c->value, strlen(c->value)));
+		if (ev.value != NULL)
+			cr_expect((const char *)ev.value >= c->body &&
+			    (const char *)ev.value + ev.value_len <= c->body + strlen(c->body),
+			    "%s: value does not point into the body", c->name);
+		if (c->corr == NULL) {
+			cr_expect(ev.nhdr == 0, "%s: headers: got %zu, want 0", c->name, ev.nhdr);
+			continue;
+		}
+		cr_expect(ev.nhdr == 1, "%s: headers: got %zu, want 1", c->name, ev.nhdr);
+		if (ev.nhdr != 1)
+			continue;
+		cr_expect(strcmp(ev.hdr[0].name, "correlation_id") == 0,
+		    "%s: header name: got %s, want correlation_id", c->name, ev.hdr[0].name);
+		cr_expect(same(ev.hdr[0].value, ev.hdr[0].len, c->corr),
+		    "%s: correlation: got \"%s\", want \"%s\"", c->name,
+		    show(b1, sizeof(b1), ev.hdr[0].value, ev.hdr[0].len),
+		    show(b2, sizeof(b2), c->corr, strlen(c->corr)));
+	}
+	event_decoder_free(&d);
+}
+
+struct bad_case {
+	const char *name;
+	const char *body;
+	size_t len;		/* 0: strlen(body) */
+	enum dlq_reason want;
+};
+
+#define EP "\"event_id\":\"e\",\"payload\":"
+
+static const struct bad_case bad_cases[] = {
+	/* Not one JSON object. */
+	{ "empty body", "", 0, DLQ_invalid_json },
+	{ "only whitespace", " \n\t ", 0, DLQ_invalid_json },
+	{ "null", "null", 0, DLQ_invalid_json },
+	{ "array", "[{\"event_id\":\"e\",\"payload\":1}]", 0, DLQ_invalid_json },
+	{ "string", "\"event_id\"", 0, DLQ_invalid_json },
+	{ "number", "12", 0, DLQ_invalid_json },
+	{ "truncated", "{" EP "1", 0, DLQ_invalid_json },
+	{ "truncated in string", "{\"event_id\":\"e", 0, DLQ_invalid_json },
+	{ "only an open brace", "{", 0, DLQ_invalid_json },
+	{ "extra close", "{" EP "1}}", 0, DLQ_invalid_json },
+	{ "trailing garbage", "{" EP "1} x", 0, DLQ_invalid_json },
+	{ "trailing number", "{" EP "1} 1 ", 0, DLQ_invalid_json },
+	{ "trailing object", "{" EP "1}{}", 0, DLQ_invalid_json },
+	{ "trailing comma after object", "{" EP "1},", 0, DLQ_invalid_json },
+	{ "trailing NUL", "{" EP "1}\0", 30, DLQ_invalid_json },
+	{ "NUL inside", "{" EP "1\0}", 30, DLQ_invalid_json },
+	{ "NUL inside a string", "{\"event_id\":\"e\0\",\"payload\":1}", 29, DLQ_invalid_json },
+	{ "trailing comma in object", "{" EP "1,}", 0, DLQ_invalid_json },
+	{ "trailing comma in array", "{" EP "[1,]}", 0, DLQ_invalid_json },
+	{ "leading comma in array", "{" EP "[,1]}", 0, DLQ_invalid_json },
+	{ "double comma in array", "{" EP "[1,,2]}", 0, DLQ_invalid_json },
+	{ "double comma in object", "{\"event_id\":\"e\",,\"payload\":1}", 0, DLQ_invalid_json },
+	{ "missing comma in object", "{\"event_id\":\"e\" \"payload\":1}", 0, DLQ_invalid_json },
+	{ "missing comma after value", "{\"payload\":1 \"event_id\":\"e\"}", 0, DLQ_invalid_json },
+	{ "missing comma after container", "{\"payload\":[1] \"event_id\":\"e\"}", 0, DLQ_invalid_json },
+	{ "missing comma in array", "{" EP "[1 2]}", 0, DLQ_invalid_json },
+	{ "missing colon", "{\"event_id\" \"e\",\"payload\":1}", 0, DLQ_invalid_json },
+	{ "double colon", "{\"event_id\"::\"e\",\"payload\":1}", 0, DLQ_invalid_json },
+	{ "colon after value", "{" EP "1:2}", 0, DLQ_invalid_json },
+	{ "colon in array", "{" EP "[\"a\":1]}", 0, DLQ_invalid_json },
+	{ "colon after container", "{\"payload\":{\"a\":1}:2,\"event_id\":\"e\"}", 0, DLQ_invalid_json },
+	{ "key without value", "{\"event_id\":\"e\",\"payload\":1,\"k\"}", 0, DLQ_invalid_json },
+	{ "key with empty value", "{\"event_id\":\"e\",\"payload\":}", 0, DLQ_invalid_json },
+	{ "colon without key", "{:1," EP "1}", 0, DLQ_invalid_json },
+	{ "number as key", "{1:2," EP "1}", 0, DLQ_invalid_json },
+	{ "object as key", "{{}:2," EP "1}", 0, DLQ_invalid_json },
+	{ "unquoted key", "{event_id:\"e\",\"payload\":1}", 0, DLQ_invalid_json },
+	{ "single quotes", "{'event_id':'e','payload':1}", 0, DLQ_invalid_json },
+	{ "mismatched brackets", "{" EP "[1}}", 0, DLQ_invalid_json },
+	{ "mismatched brackets 2", "{" EP "{\"a\":1]}", 0, DLQ_invalid_json },
+	{ "bad literal tru", "{" EP "tru}", 0, DLQ_invalid_json },
+	{ "bad literal nul", "{" EP "nul}", 0, DLQ_invalid_json },
+	{ "bad literal truex", "{" EP "truex}", 0, DLQ_invalid_json },
+	{ "bad literal True", "{" EP "True}", 0, DLQ_invalid_json },
+	{ "bad number 1.2.3", "{" EP "1.2.3}", 0, DLQ_invalid_json },
+	{ "bad number 01", "{" EP "01}", 0, DLQ_invalid_json },
+	{ "bad number -", "{" EP "-}", 0, DLQ_invalid_json },
+	{ "bad number 1.", "{" EP "1.}", 0, DLQ_invalid_json },
+	{ "bad number .5", "{" EP ".5}", 0, DLQ_invalid_json },
+	{ "bad number 1e", "{" EP "1e}", 0, DLQ_invalid_json },
+	{ "bad number 1e+", "{" EP "1e+}", 0, DLQ_invalid_json },
+	{ "bad number +1", "{" EP "+1}", 0, DLQ_invalid_json },
+	{ "bad number 0x10", "{" EP "0x10}", 0, DLQ_invalid_json },
+	{ "bad number --1", "{" EP "--1}", 0, DLQ_invalid_json },
+	{ "NaN", "{" EP "NaN}", 0, DLQ_invalid_json },
+	{ "raw control char in id", "{\"event_id\":\"e\x01\",\"payload\":1}", 0, DLQ_invalid_json },
+	{ "raw newline in payload", "{" EP "\"a\nb\"}", 0, DLQ_invalid_json },
+	{ "raw tab in key", "{\"a\tb\":1," EP "1}", 0, DLQ_invalid_json },
+	{ "invalid escape", "{" EP "\"\\x\"}", 0, DLQ_invalid_json },
+	{ "short unicode escape", "{" EP "\"\\u12\"}", 0, DLQ_invalid_json },
+	{ "non-hex unicode escape", "{" EP "\"\\u12G4\"}", 0, DLQ_invalid_json },
+	{ "byte 0xff outside strings", "{" EP "1\xff}", 0, DLQ_invalid_json },
+	{ "form feed is not whitespace", "{" EP "1}\f", 0, DLQ_invalid_json },
+	{ "primitive running into a string", "{" EP "t:\"x\"}", 0, DLQ_invalid_json },
+	{ "primitive swallowing brackets", "{" EP "[t\"[[ , 1]}", 0, DLQ_invalid_json },
+	{ "stray closers after the object", "{" EP "1} :\"a\":\"a\"}}", 0, DLQ_invalid_json },
+	{ "string chain", "{" EP "[\"a\":\"b\":\"c\"]}", 0, DLQ_invalid_json },
+	/* event_id */
+	{ "no event_id", "{\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "only nested event_id", "{\"payload\":{\"event_id\":\"inner\"}}", 0, DLQ_missing_event_id },
+	{ "event_id number", "{\"event_id\":12,\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "event_id null", "{\"event_id\":null,\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "event_id object", "{\"event_id\":{\"v\":\"e\"},\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "event_id array", "{\"event_id\":[\"e\"],\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "event_id empty", "{\"event_id\":\"\",\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "event_id with NUL", "{\"event_id\":\"a\\u0000b\",\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "event_id lone high surrogate", "{\"event_id\":\"\\ud800\",\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "event_id lone low surrogate", "{\"event_id\":\"\\udc00x\",\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "event_id wrong case", "{\"Event_Id\":\"e\",\"payload\":1}", 0, DLQ_missing_event_id },
+	{ "event_id and payload missing", "{}", 0, DLQ_missing_event_id },
+	/* correlation_id */
+	{ "correlation_id number", "{\"event_id\":\"e\",\"correlation_id\":5,\"payload\":1}", 0, DLQ_invalid_correlation_id },
+	{ "correlation_id true", "{\"event_id\":\"e\",\"correlation_id\":true,\"payload\":1}", 0, DLQ_invalid_correlation_id },
+	{ "correlation_id object", "{\"event_id\":\"e\",\"correlation_id\":{},\"payload\":1}", 0, DLQ_invalid_correlation_id },
+	{ "correlation_id array", "{\"event_id\":\"e\",\"correlation_id\":[\"c\"],\"payload\":1}", 0, DLQ_invalid_correlation_id },
+	{ "correlation_id lone surrogate", "{\"event_id\":\"e\",\"correlation_id\":\"\\ud83d\",\"payload\":1}", 0, DLQ_invalid_correlation_id },
+	{ "correlation checked before payload", "{\"event_id\":\"e\",\"correlation_id\":1}", 0, DLQ_invalid_correlation_id },
+	/* payload */
+	{ "no payload", "{\"event_id\":\"e\"}", 0, DLQ_missing_payload },
+	{ "no payload, correlation", "{\"event_id\":\"e\",\"correlation_id\":\"c\"}", 0, DLQ_missing_payload },
+	{ "only nested payload", "{\"event_id\":\"e\",\"data\":{\"payload\":1}}", 0, DLQ_missing_payload },
+	{ "payload as a value, not a key", "{\"event_id\":\"e\",\"x\":\"payload\"}", 0, DLQ_missing_payload },
+};
+
+Test(event, poison_bodies)
+{
+	struct event_decoder d;
+	struct route r = test_route(MAX_BYTES);
+	struct event ev;
+	char b1[512];
+
+	cr_assert(event_decoder_init(&d, MAX_BYTES) == 0);
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		size_t len = c->len != 0 ? c->len : strlen(c->body);
+		enum dlq_reason why = event_decode(&d, &r, c->body, len, &ev);
+
+		cr_expect(why == c->want, "%s: \"%s\": got %s, want %s", c->name,
+		    show(b1, sizeof(b1), c->body, len), dlq_reason_name(why),
+		    dlq_reason_name(c->want));
+		cr_expect(ev.nhdr == 0 && ev.value == NULL,
+		    "%s: got %zu headers and a value after a rejection, want none", c->name, ev.nhdr);
+	}
+	event_decoder_free(&d);
+}
+
+Test(event, too_large_is_checked_before_parsing)
+{
+	struct event_decoder d;
+	struct route r = test_route(64);
+	struct event ev;
+	char body[128];
+	enum dlq_reason why;
+	int n;
+
+	cr_assert(event_decoder_init(&d, 64) == 0);
+	/* Exactly at the limit: relayed. */
+	n = snprintf(body, sizeof(body), "{\"event_id\":\"e\",\"payload\":\"%035d\"}", 0);
+	cr_assert(n == 64, "body: got %d bytes, want 64", n);
+	why = event_decode(&d, &r, body, (size_t)n, &ev);
+	cr_expect(why == DLQ_NONE, "64 bytes: got %s, want none", dlq_reason_name(why));
+	/* One byte over: too large, even though it is also invalid JSON. */
+	memset(body, '{', 65);
+	why = event_decode(&d, &r, body, 65, &ev);
+	cr_expect(why == DLQ_too_large, "65 bytes: got %s, want too_large", dlq_reason_name(why));
+	event_decoder_free(&d);
+}
+
+/* {"event_id":"<id of n x>","correlation_id":"<m x>","payload":1} */
+static size_t
+make_ids(char *buf, size_t cap, size_t n, size_t m)
+{
+	size_t o = (size_t)snprintf(buf, cap, "{\"event_id\":\"");
+
+	memset(buf + o, 'x', n);
+	o += n;
+	o += (size_t)snprintf(buf + o, cap - o, "\",\"correlation_id\":\"");
+	memset(buf + o, 'y', m);
+	o += m;
+	o += (size_t)snprintf(buf + o, cap - o, "\",\"payload\":1}");
+	return o;
+}
+
+Test(event, id_and_correlation_limits)
+{
+	static const struct {
+		size_t id, corr;
+		enum dlq_reason want;
+	} cases[] = {
+		{ 1, 0, DLQ_NONE },
+		{ EVENT_ID_MAX, EVENT_CORRELATION_MAX, DLQ_NONE },
+		{ EVENT_ID_MAX + 1, 1, DLQ_missing_event_id },
+		{ 1, EVENT_CORRELATION_MAX + 1, DLQ_invalid_correlation_id },
+		{ 4 * EVENT_ID_MAX, 4 * EVENT_CORRELATION_MAX, DLQ_missing_event_id },
+	};
+	struct event_decoder d;
+	struct route r = test_route(MAX_BYTES);
+	struct event ev;
+	static char body[8192];
+
+	cr_assert(event_decoder_init(&d, MAX_BYTES) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = make_ids(body, sizeof(body), cases[i].id, cases[i].corr);
+		enum dlq_reason why = event_decode(&d, &r, body, len, &ev);
+
+		cr_expect(why == cases[i].want, "id %zu, correlation %zu bytes: got %s, want %s",
+		    cases[i].id, cases[i].corr, dlq_reason_name(why), dlq_reason_name(cases[i].want));
+		if (why == DLQ_NONE) {
+			cr_expect(ev.id_len == cases[i].id, "id length: got %zu, want %zu",
+			    ev.id_len, cases[i].id);
+			cr_expect(ev.nhdr == 1 && ev.hdr[0].len == cases[i].corr,
+			    "correlation length: got %zu, want %zu",
+			    ev.nhdr ? ev.hdr[0].len : 0, cases[i].corr);
+		}
+	}
+	/* An id that only fits once unescaped (\u0041 is 6 bytes, "A" one). */
+	{
+		size_t o = (size_t)snprintf(body, sizeof(body), "{\"event_id\":\"");
+		enum dlq_reason why;
+
+		for (int k = 0; k < EVENT_ID_MAX; k++)
+			o += (size_t)snprintf(body + o, sizeof(body) - o, "\\u0041");
+		o += (size_t)snprintf(body + o, sizeof(body) - o, "\",\"payload\":1}");
+		why = event_decode(&d, &r, body, o, &ev);
+		cr_expect(why == DLQ_NONE && ev.id_len == EVENT_ID_MAX,
+		    "escaped id of %d chars: got %s (%zu bytes), want none (%d bytes)",
+		    EVENT_ID_MAX, dlq_reason_name(why), ev.id_len, EVENT_ID_MAX);
+	}
+	event_decoder_free(&d);
+}
+
+/* {"event_id":"e","payload":<depth x [>"x"<depth x ]>} into a new buffer. */
+static char *
+make_nested(size_t depth, const char *open, const char *close, size_t *len)
+{
+	size_t cap = depth * (strlen(open) + strlen(close)) + 64, o;
+	char *b = malloc(cap);
+
+	cr_assert(b != NULL);
+	o = (size_t)snprintf(b, cap, "{\"event_id\":\"e\",\"payload\":");
+	for (size_t i = 0; i < depth; i++)
+		o += (size_t)snprintf(b + o, cap - o, "%s", open);
+	o += (size_t)snprintf(b + o, cap - o, "\"x\"");
+	for (size_t i = 0; i < depth; i++)
+		o += (size_t)snprintf(b + o, cap - o, "%s", close);
+	o += (size_t)snprintf(b + o, cap - o, "}");
+	*len = o;
+	return b;
+}
+
+Test(event, deep_nesting)
+{
+	static const struct {
+		size_t depth;
+		const char *open, *close;
+		enum dlq_reason want;
+	} cases[] = {
+		{ 100, "[", "]", DLQ_NONE },
+		{ 100, "{\"k\":", "}", DLQ_NONE },
+		{ 126, "[", "]", DLQ_NONE },		/* 127 levels with the top object */
+		{ 127, "[", "]", DLQ_NONE },
+		{ 128, "[", "]", DLQ_invalid_json },
+		{ 100000, "[", "]", DLQ_invalid_json },
+		{ 100000, "{\"k\":", "}", DLQ_invalid_json },
+	};
+	struct event_decoder d;
+	struct route r = test_route(4 * 1024 * 1024);
+	struct event ev;
+
+	cr_assert(event_decoder_init(&d, 4 * 1024 * 1024) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len;
+		char *b = make_nested(cases[i].depth, cases[i].open, cases[i].close, &len);
+		enum dlq_reason why = event_decode(&d, &r, b, len, &ev);
+
+		cr_expect(why == cases[i].want, "depth %zu of %s: got %s, want %s",
+		    cases[i].depth, cases[i].open, dlq_reason_name(why),
+		    dlq_reason_name(cases[i].want));
+		if (why == DLQ_NONE)
+			cr_expect(ev.value_len == len - 27,
+			    "depth %zu: value length: got %zu, want %zu",
+			    cases[i].depth, ev.value_len, len - 27);
+		free(b);
+	}
+	/* Brackets inside strings do not count as nesting. */
+	{
+		char big[400];
+		size_t len = (size_t)snprintf(big, sizeof(big),
+		    "{\"event_id\":\"e\",\"payload\":\"%0300d\"}", 0);
+
+		memset(big + 27, '[', 300);
+		cr_expect(event_decode(&d, &r, big, len, &ev) == DLQ_NONE,
+		    "300 [ inside a string: got a rejection, want none");
+	}
+	event_decoder_free(&d);
+}
+
+/*
+ * Bodies that made jsmn quadratic before scan_object() cut them short:
+ * each took minutes at 1 MiB. The timeout is the assertion.
+ */
+Test(event, adversarial_bodies_stay_linear, .timeout = 20)
+{
+	const size_t max = 1024 * 1024;
+	char *b = malloc(max);
+	struct event_decoder d;
+	struct route r = test_route(max);
+	struct event ev;
+	enum dlq_reason why;
+	size_t o, k;
+
+	cr_assert(b != NULL);
+	cr_assert(event_decoder_init(&d, max) == 0);
+
+	/* A primitive that hides a quote from a naive scan, then deep nesting. */
+	o = (size_t)snprintf(b, max, "{\"event_id\":\"e\",\"payload\":[t:\" ,");
+	k = (max - o - 8) / 2;
+	memset(b + o, '[', k);
+	memset(b + o + k, ']', k);
+	o += 2 * k;
+	o += (size_t)snprintf(b + o, max - o, " \"]}");
+	why = event_decode(&d, &r, b, o, &ev);
+	cr_expect(why == DLQ_invalid_json, "hidden deep nesting: got %s, want invalid_json",
+	    dlq_reason_name(why));
+
+	/* After the object: a chain of strings, then stray closing braces. */
+	o = (size_t)snprintf(b, max, "{\"event_id\":\"e\",\"payload\":1} :");
+	while (o < max / 2)
+		o += (size_t)snprintf(b + o, max - o, "\"a\":");
+	b[o++] = '1';
+	memset(b + o, '}', max - o);
+	why = event_decode(&d, &r, b, max, &ev);
+	cr_expect(why == DLQ_invalid_json, "closers after the object: got %s, want invalid_json",
+	    dlq_reason_name(why));
+
+	/* Allowed depth repeated over the whole body: slow-ish, but bounded. */
+	o = (size_t)snprintf(b, max, "{\"event_id\":\"e\",\"payload\":[");
+	while (o + 2 * 126 + 8 < max) {
+		memset(b + o, '[', 126);
+		memset(b + o + 126, ']', 126);
+		o += 252;
+		b[o++] = ',';
+	}
+	o += (size_t)snprintf(b + o, max - o, "1]}");
+	why = event_decode(&d, &r, b, o, &ev);
+	cr_expect(why == DLQ_NONE, "repeated depth 127: got %s, want none", dlq_reason_name(why));
+
+	event_decoder_free(&d);
+	free(b);
+}
+
+Test(event, token_storage_grows_and_is_reused)
+{
+	const size_t n = 100000;	/* array elements: > 100000 tokens */
+	size_t cap = 2 * n + 64, len, o;
+	char *b = malloc(cap);
+	struct event_decoder d;
+	struct route r;
+	struct event ev;
+	enum dlq_reason why;
+	unsigned grown;
+
+	cr_assert(b != NULL);
+	o = (size_t)snprintf(b, cap, "{\"event_id\":\"big\",\"payload\":[");
+	for (size_t i = 0; i < n; i++) {
+		b[o++] = '7';
+		b[o++] = i + 1 < n ? ',' : ']';
+	}
+	b[o++] = '}';
+	len = o;
+
+	/* The decoder's bound is exactly this body's size. */
+	r = test_route(len);
+	cr_assert(event_decoder_init(&d, len) == 0);
+	cr_expect(d.ntokens < 1000, "initial tokens: got %u, want a small start", d.ntokens);
+	why = event_decode(&d, &r, b, len, &ev);
+	cr_expect(why == DLQ_NONE, "big body: got %s, want none", dlq_reason_name(why));
+	cr_expect(ev.value_len == 2 * n + 1, "value length: got %zu, want %zu",
+	    ev.value_len, 2 * n + 1);
+	cr_expect(ev.value == b + 28, "value offset: got %td, want 28",
+	    (const char *)ev.value - b);
+	cr_expect(d.ntokens >= n + 4 && d.ntokens <= d.max_tokens,
+	    "tokens after growth: got %u, want %zu..%u", d.ntokens, n + 4, d.max_tokens);
+	grown = d.ntokens;
+
+	/* Reused: a small body afterwards neither shrinks nor reallocates. */
+	{
+		void *before = d.tokens;
+		const char *small = "{\"event_id\":\"s\",\"payload\":[1,2]}";
+
+		why = event_decode(&d, &r, small, strlen(small), &ev);
+		cr_expect(why == DLQ_NONE, "small body: got %s, want none", dlq_reason_name(why));
+		cr_expect(d.tokens == before && d.ntokens == grown,
+		    "tokens after a small body: got %u, want %u unchanged", d.ntokens, grown);
+		why = event_decode(&d, &r, b, len, &ev);
+		cr_expect(why == DLQ_NONE && d.tokens == before,
+		    "big body again: got %s, want none without reallocating", dlq_reason_name(why));
+	}
+	free(b);
+	event_decoder_free(&d);
+	cr_expect(d.tokens == NULL && d.ntokens == 0, "after free: got %u tokens, want 0", d.ntokens);
+}
+
+Test(event, decoder_bound_smaller_than_route)
+{
+	/* A route allowing more than the decoder was sized for: too large. */
+	struct event_decoder d;
+	struct route r = test_route(MAX_BYTES);
+	struct event ev;
+	char body[1024];
+	size_t o = (size_t)snprintf(body, sizeof(body), "{\"event_id\":\"e\",\"payload\":[");
+	enum dlq_reason why;
+
+	for (int i = 0; i < 300; i++)
+		o += (size_t)snprintf(body + o, sizeof(body) - o, "%s1", i ? "," : "");
+	o += (size_t)snprintf(body + o, sizeof(body) - o, "]}");
+	cr_assert(event_decoder_init(&d, 64) == 0);
+	why = event_decode(&d, &r, body, o, &ev);
+	cr_expect(why == DLQ_too_large, "got %s, want too_large", dlq_reason_name(why));
+	event_decoder_free(&d);
+}
+
+Test(event, decoder_init_bounds)
+{
+	struct event_decoder d;
+
+	cr_expect(event_decoder_init(&d, 0) == -1, "max 0: got success, want -1");
+	cr_expect(event_decoder_init(&d, (size_t)1 << 40) == -1, "max 2^40: got success, want -1");
+	cr_expect(event_decoder_init(&d, 1048576) == 0, "max 1 MiB: got -1, want 0");
+	cr_expect(d.max_tokens == 1048576 / 2 + 2, "max_tokens: got %u, want %d",
+	    d.max_tokens, 1048576 / 2 + 2);
+	event_decoder_free(&d);
+}
+
+struct unescape_case {
+	const char *name;
+	const char *src;
+	size_t cap;
+	long want_len;		/* -1: rejected */
+	const char *want;
+};
+
+static const struct unescape_case unescape_cases[] = {
+	{ "empty", "", 16, 0, "" },
+	{ "plain", "abc", 16, 3, "abc" },
+	{ "exact fit", "abc", 3, 3, "abc" },
+	{ "one short", "abcd", 3, -1, NULL },
+	{ "simple escapes", "\\\"\\\\\\/\\b\\f\\n\\r\\t", 16, 8, "\"\\/\b\f\n\r\t" },
+	{ "ascii", "\\u0041z", 16, 2, "Az" },
+	{ "two bytes", "\\u00e9", 16, 2, "\xc3\xa9" },
+	{ "two bytes upper", "\\u00E9", 16, 2, "\xc3\xa9" },
+	{ "max two bytes", "\\u07ff", 16, 2, "\xdf\xbf" },
+	{ "three bytes", "\\u20ac", 16, 3, "\xe2\x82\xac" },
+	{ "max three bytes", "\\uffff", 16, 3, "\xef\xbf\xbf" },
+	{ "surrogate pair", "\\ud83d\\ude00", 16, 4, "\xf0\x9f\x98\x80" },
+	{ "surrogate pair upper", "\\uD83D\\uDE00", 16, 4, "\xf0\x9f\x98\x80" },
+	{ "lowest pair", "\\ud800\\udc00", 16, 4, "\xf0\x90\x80\x80" },
+	{ "highest pair", "\\udbff\\udfff", 16, 4, "\xf4\x8f\xbf\xbf" },
+	{ "NUL", "a\\u0000b", 16, 3, "a\0b" },
+	{ "raw UTF-8", "\xc3\xa9", 16, 2, "\xc3\xa9" },
+	{ "escape does not fit", "\\u20ac", 2, -1, NULL },
+	{ "pair does not fit", "\\ud83d\\ude00", 3, -1, NULL },
+	{ "invalid escape", "\\x", 16, -1, NULL },
+	{ "escaped single quote", "\\'", 16, -1, NULL },
+	{ "backslash at end", "ab\\", 16, -1, NULL },
+	{ "short \\u", "\\u12", 16, -1, NULL },
+	{ "non-hex \\u", "\\u12g4", 16, -1, NULL },
+	{ "lone high surrogate", "\\ud800", 16, -1, NULL },
+	{ "high then text", "\\ud800xxxxxx", 16, -1, NULL },
+	{ "high then non-surrogate", "\\ud800\\u0041", 16, -1, NULL },
+	{ "two highs", "\\ud800\\ud800", 16, -1, NULL },
+	{ "lone low surrogate", "\\udc00", 16, -1, NULL },
+	{ "low then high", "\\udc00\\ud800", 16, -1, NULL },
+	{ "raw control char", "a\x01", 16, -1, NULL },
+	{ "raw newline", "a\nb", 16, -1, NULL },
+	{ "raw quote", "a\"b", 16, -1, NULL },
+};
+
+Test(event, json_unescape)
+{
+	char out[64], b1[128], b2[128];
+
+	for (size_t i = 0; i < sizeof(unescape_cases) / sizeof(unescape_cases[0]); i++) {
+		const struct unescape_case *c = &unescape_cases[i];
+		long n = json_unescape(c->src, strlen(c->src), out, c->cap);
+
+		cr_expect(n == c->want_len, "%s: length: got %ld, want %ld", c->name, n, c->want_len);
+		if (n >= 0 && n == c->want_len)
+			cr_expect(memcmp(out, c->want, (size_t)n) == 0, "%s: got \"%s\", want \"%s\"",
+			    c->name, show(b1, sizeof(b1), out, (size_t)n),
+			    show(b2, sizeof(b2), c->want, (size_t)c->want_len));
+	}
+}
+
+Test(route, implicit)
+{
+	static const struct {
+		const char *queue, *dlq, *topic;
+		int declare;
+		const char *want_dlq;
+	} cases[] = {
+		{ "events", "", "topic-a", 1, "events.dlq" },
+		{ "orders", "orders-dead", "topic-b", 0, "orders-dead" },
+		{ "q", NULL, "t", 1, "q.dlq" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct er_config cfg;
+		struct route r;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.amqp_queue = (char *)cases[i].queue;
+		cfg.amqp_dlq = (char *)cases[i].dlq;
+		cfg.kafka_topic = (char *)cases[i].topic;
+		cfg.amqp_declare = cases[i].declare;
+		cfg.max_message_bytes = 4096;
+		cr_assert(route_implicit(&r, &cfg) == 0, "case %zu: got -1, want 0", i);
+		cr_expect(strcmp(r.name, "default") == 0, "name: got %s, want default", r.name);
+		cr_expect(strcmp(r.queue, cases[i].queue) == 0, "queue: got %s, want %s",
+		    r.queue, cases[i].queue);
+		cr_expect(r.queue != cfg.amqp_queue, "queue: got the config's pointer, want a copy");
+		cr_expect(strcmp(r.topic, cases[i].topic) == 0, "topic: got %s, want %s",
+		    r.topic, cases[i].topic);
+		cr_expect(strcmp(r.dlq, cases[i].want_dlq) == 0, "dlq: got %s, want %s",
+		    r.dlq, cases[i].want_dlq);
+		cr_expect(r.declare == cases[i].declare, "declare: got %d, want %d",
+		    r.declare, cases[i].declare);
+		cr_expect(r.max_message_bytes == 4096, "max_message_bytes: got %zu, want 4096",
+		    r.max_message_bytes);
+		cr_expect(r.format == ROUTE_FMT_SEED_JSON, "format: got %d, want seed", (int)r.format);
+		route_free(&r);
+		cr_expect(r.name == NULL && r.dlq == NULL, "after route_free: got pointers, want NULL");
+	}
+}
