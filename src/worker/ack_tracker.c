@@ -37,7 +37,12 @@ ack_tracker_init(struct ack_tracker *t, size_t capacity, uint64_t hole_delay_ms)
 		return -1;
 	t->mask = size - 1;
 	t->hole_delay_ms = hole_delay_ms;
-	t->hole_max = capacity / 2 > 0 ? capacity / 2 : 1;
+	/*
+	 * Single acks cost a frame each, so they wait for the hole to age;
+	 * only a window nearly full of stuck completions (the broker is
+	 * about to stop delivering) makes them go at once.
+	 */
+	t->hole_max = capacity - capacity / 8 > 0 ? capacity - capacity / 8 : 1;
 	return 0;
 }
 

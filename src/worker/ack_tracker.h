@@ -73,6 +73,13 @@ int ack_tracker_complete(struct ack_tracker *t, uint64_t generation, uint64_t ta
 size_t ack_tracker_flush(struct ack_tracker *t, uint64_t now_ms,
     const struct ack_ops *ops, void *arg);
 
+/* When a flush must run for stuck completions (UINT64_MAX: none). */
+static inline uint64_t
+ack_tracker_next_due(const struct ack_tracker *t)
+{
+	return t->stuck && t->ndone > 0 ? t->stuck_since_ms + t->hole_delay_ms : UINT64_MAX;
+}
+
 /* Deliveries added and not yet acked. */
 static inline size_t
 ack_tracker_outstanding(const struct ack_tracker *t)

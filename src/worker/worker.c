@@ -40,9 +40,13 @@
 #define SLOT_CHUNK 256
 #define READ_BATCH 512
 #define ACK_HOLE_DELAY_MS 100
+/* Completions are acked in groups: at most this many, or this late. */
+#define ACK_BATCH 64
+#define ACK_DELAY_MS 2
 #define BODY_KEEP_BYTES (64 * 1024)	/* larger buffers are freed after use */
-#define CLAIM_WAIT_MIN_MS 50
-#define CLAIM_WAIT_MAX_MS 1000
+/* Another consumer's copy usually reaches Kafka within a few ms. */
+#define CLAIM_WAIT_MIN_MS 5
+#define CLAIM_WAIT_MAX_MS 500
 
 /* A FIFO of slots linked through slot->next. */
 struct slot_queue {
@@ -74,6 +78,8 @@ struct worker {
 	struct slot_queue timers;	/* CLAIM_WAIT / RETRY_WAIT, unordered */
 	struct slot_queue dlq;		/* dead-letter copies awaiting confirm, by seq */
 
+	size_t acks_pending;	/* completions since the last ack flush */
+	uint64_t ack_deadline_ms;	/* flush acks by then */
 	uint64_t now_ms;
 	uint64_t rng;
 	int stopping;
@@ -214,9 +220,14 @@ static void
 complete(struct worker *w, struct slot *s)
 {
 	s->state = SLOT_DONE;
-	if (s->stale || ack_tracker_complete(&w->tracker, s->generation, s->tag) < 0)
+	if (s->stale || ack_tracker_complete(&w->tracker, s->generation, s->tag) < 0) {
 		slot_free(w, s);
+		return;
+	}
+	if (w->acks_pending++ == 0)
+		w->ack_deadline_ms = w->now_ms + ACK_DELAY_MS;
 }
+
 
 static void
 ack_cb(void *arg, uint64_t tag, int multiple)
@@ -239,6 +250,24 @@ settled_cb(void *arg, uint32_t idx)
 }
 
 static const struct ack_ops ack_ops = { ack_cb, settled_cb };
+
+/*
+ * Sends acks when enough completions have gathered, when the oldest
+ * has waited ACK_DELAY_MS, or when stuck completions are due: one
+ * basic.ack per group instead of one per loop iteration.
+ */
+static void
+flush_acks(struct worker *w, int force)
+{
+	if (w->generation == 0)
+		return;
+	if (!force && w->acks_pending < ACK_BATCH &&
+	    !(w->acks_pending > 0 && w->now_ms >= w->ack_deadline_ms) &&
+	    w->now_ms < ack_tracker_next_due(&w->tracker))
+		return;
+	ack_tracker_flush(&w->tracker, w->now_ms, &ack_ops, w);
+	w->acks_pending = 0;
+}
 
 /* ---- dead letters ---- */
 
@@ -403,7 +432,7 @@ claimed_cb(void *arg, struct slot *s, enum claim_result r)
 		complete(w, s);
 		break;
 	case CLAIM_BUSY: {
-		uint64_t cap = CLAIM_WAIT_MIN_MS << (s->attempts < 5 ? s->attempts : 5);
+		uint64_t cap = CLAIM_WAIT_MIN_MS << (s->attempts < 8 ? s->attempts : 8);
 
 		stat_add(&w->st->claim_waits, 1);
 		s->attempts++;
@@ -745,7 +774,9 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 			due = t;
 		if ((t = next_timer(&w)) < due)
 			due = t;
-		if (w.tracker.ndone > 0 && (t = w.now_ms + ACK_HOLE_DELAY_MS) < due)
+		if (w.acks_pending > 0 && w.ack_deadline_ms < due)
+			due = w.ack_deadline_ms;
+		if ((t = ack_tracker_next_due(&w.tracker)) < due)
 			due = t;
 		if (w.stopping && w.stop_deadline_ms < due)
 			due = w.stop_deadline_ms;
@@ -803,8 +834,7 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 			amqp_source_read(w.amqp, w.now_ms, READ_BATCH);
 		run_timers(&w);
 		redis_claim_flush(w.redis);
-		if (w.generation != 0)
-			ack_tracker_flush(&w.tracker, w.now_ms, &ack_ops, &w);
+		flush_acks(&w, w.stopping);
 	}
 	teardown(&w);
 	log_info("stopped");
