@@ -187,3 +187,18 @@ ack_tracker_flush(struct ack_tracker *t, uint64_t now_ms, const struct ack_ops *
 	t->stuck = 0;
 	return sent;
 }
+
+int
+ack_tracker_pending_slot(const struct ack_tracker *t, uint64_t generation, uint64_t tag,
+    uint32_t *slot)
+{
+	const struct ack_entry *e;
+
+	if (generation != t->generation || tag <= t->base || tag > t->newest)
+		return -1;
+	e = ENTRY(t, tag);
+	if (e->state != ACK_PENDING)
+		return -1;
+	*slot = e->slot;
+	return 0;
+}

@@ -80,6 +80,10 @@ ack_tracker_next_due(const struct ack_tracker *t)
 	return t->stuck && t->ndone > 0 ? t->stuck_since_ms + t->hole_delay_ms : UINT64_MAX;
 }
 
+/* The slot of a pending (not yet complete) delivery; 0, or -1 if none. */
+int ack_tracker_pending_slot(const struct ack_tracker *t, uint64_t generation, uint64_t tag,
+    uint32_t *slot);
+
 /* Deliveries added and not yet acked. */
 static inline size_t
 ack_tracker_outstanding(const struct ack_tracker *t)

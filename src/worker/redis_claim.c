@@ -35,12 +35,13 @@
  * KEYS[1] event key; ARGV[1] this delivery's claim token, ARGV[2] lease
  * in ms, ARGV[3] "1" if the broker redelivered the message (a claim
  * held by another token is then stale: its holder lost the delivery).
- * Returns 0 claimed, 1 done, 2 held by another consumer.
+ * Returns 0 claimed, 1 done, or the holder's token (a string) when
+ * another delivery holds the claim.
  */
 static const char claim_script[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "if v == 'done' then return 1 end\n"
-    "if v and v ~= ARGV[1] and ARGV[3] ~= '1' then return 2 end\n"
+    "if v and v ~= ARGV[1] and ARGV[3] ~= '1' then return v end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "return 0\n";
 
@@ -138,7 +139,7 @@ drop_connection(struct redis_claim *r, const char *why)
 		struct req q = fifo_pop(r);
 
 		if (q.type == REQ_CLAIM)
-			r->ops->claimed(r->arg, q.slot, CLAIM_ERROR);
+			r->ops->claimed(r->arg, q.slot, CLAIM_ERROR, NULL, 0);
 		else if (q.type == REQ_MARK)
 			r->ops->marked(r->arg, q.slot, 0);
 	}
@@ -250,6 +251,12 @@ redis_claim_destroy(struct redis_claim *r)
 	free(r);
 }
 
+const char *
+redis_claim_token_prefix(const struct redis_claim *r)
+{
+	return r->token_prefix;
+}
+
 int
 redis_claim_ready(const struct redis_claim *r)
 {
@@ -317,10 +324,10 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 		}
 		break;
 	case REQ_CLAIM:
-		if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0 && reply->integer <= 2) {
-			static const enum claim_result map[] = {CLAIM_OK, CLAIM_DONE, CLAIM_BUSY};
-
-			r->ops->claimed(r->arg, q.slot, map[reply->integer]);
+		if (reply->type == REDIS_REPLY_INTEGER && (reply->integer == 0 || reply->integer == 1)) {
+			r->ops->claimed(r->arg, q.slot, reply->integer == 0 ? CLAIM_OK : CLAIM_DONE, NULL, 0);
+		} else if (reply->type == REDIS_REPLY_STRING) {
+			r->ops->claimed(r->arg, q.slot, CLAIM_BUSY, reply->str, reply->len);
 		} else {
 			stat_add(&r->counters->redis_errors, 1);
 			if (reply->type == REDIS_REPLY_ERROR) {
@@ -332,7 +339,7 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 					fifo_push(r, REQ_SCRIPT, NULL);
 				}
 			}
-			r->ops->claimed(r->arg, q.slot, CLAIM_ERROR);
+			r->ops->claimed(r->arg, q.slot, CLAIM_ERROR, NULL, 0);
 		}
 		break;
 	case REQ_MARK:

@@ -13,6 +13,7 @@
 #ifndef ER_REDIS_CLAIM_H
 #define ER_REDIS_CLAIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct er_config;
@@ -28,7 +29,9 @@ enum claim_result {
 };
 
 struct redis_claim_ops {
-	void (*claimed)(void *arg, struct slot *s, enum claim_result r);
+	/* For CLAIM_BUSY, holder is the token of the delivery holding the claim. */
+	void (*claimed)(void *arg, struct slot *s, enum claim_result r,
+	    const char *holder, size_t holder_len);
 	/* ok is 0 when the done-mark failed (the caller still acks, I3). */
 	void (*marked)(void *arg, struct slot *s, int ok);
 	/* The connection is ready for requests (again). */
@@ -43,6 +46,12 @@ struct redis_claim *redis_claim_new(const struct er_config *cfg, int worker_id,
 void redis_claim_destroy(struct redis_claim *r);
 
 int redis_claim_ready(const struct redis_claim *r);
+
+/*
+ * Claim tokens of this worker are "<prefix>:<generation>:<tag>", so a
+ * busy claim held by a delivery of this very worker can be recognised.
+ */
+const char *redis_claim_token_prefix(const struct redis_claim *r);
 
 /* The fd to poll (-1 if none) and the events wanted. */
 int redis_claim_fd(const struct redis_claim *r);

@@ -55,7 +55,8 @@ struct slot {
 	uint8_t has_props;	/* props cloned into pool (dead-letter copies) */
 	amqp_basic_properties_t props;
 	amqp_pool_t pool;
-	struct slot *next;	/* free list or one of the worker's queues */
+	struct slot *next;	/* free list, one of the worker's queues, or a waiter chain */
+	struct slot *waiters;	/* copies of this event waiting for this delivery */
 	struct event ev;
 };
 

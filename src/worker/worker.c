@@ -44,8 +44,13 @@
 #define ACK_BATCH 64
 #define ACK_DELAY_MS 2
 #define BODY_KEEP_BYTES (64 * 1024)	/* larger buffers are freed after use */
-/* Another consumer's copy usually reaches Kafka within a few ms. */
+/*
+ * Another consumer's copy usually reaches Kafka within tens of ms:
+ * recheck often for about a second, then back off.
+ */
 #define CLAIM_WAIT_MIN_MS 5
+#define CLAIM_WAIT_SHORT_MS 20
+#define CLAIM_WAIT_SHORT_TRIES 50
 #define CLAIM_WAIT_MAX_MS 500
 
 /* A FIFO of slots linked through slot->next. */
@@ -139,6 +144,10 @@ q_pop(struct slot_queue *q)
 	return s;
 }
 
+static void claim(struct worker *w, struct slot *s);
+static void complete(struct worker *w, struct slot *s);
+static void release_waiters(struct worker *w, struct slot *s, int relayed);
+
 /* ---- slots ---- */
 
 static int
@@ -200,6 +209,8 @@ slot_get(struct worker *w, uint64_t size)
 static void
 slot_free(struct worker *w, struct slot *s)
 {
+	if (s->waiters != NULL)
+		release_waiters(w, s, 0);
 	if (s->body_cap > BODY_KEEP_BYTES) {
 		free(s->body);
 		s->body = NULL;
@@ -216,9 +227,40 @@ slot_free(struct worker *w, struct slot *s)
 
 /* ---- completion and acks ---- */
 
+/*
+ * Copies of one event that this worker holds at the same time wait on
+ * the first copy's slot instead of polling Redis: when it is relayed
+ * (or found a duplicate) they are duplicates; when it goes elsewhere
+ * (dead-lettered, lost) they claim again.
+ */
+static void
+release_waiters(struct worker *w, struct slot *s, int relayed)
+{
+	struct slot *q = s->waiters;
+
+	s->waiters = NULL;
+	while (q != NULL) {
+		struct slot *next = q->next;
+
+		q->next = NULL;
+		if (q->stale) {
+			slot_free(w, q);
+		} else if (relayed) {
+			stat_add(&w->st->duplicates, 1);
+			q->duplicate = 1;
+			complete(w, q);
+		} else {
+			claim(w, q);
+		}
+		q = next;
+	}
+}
+
 static void
 complete(struct worker *w, struct slot *s)
 {
+	if (s->waiters != NULL)
+		release_waiters(w, s, s->reason == DLQ_NONE);
 	s->state = SLOT_DONE;
 	if (s->stale || ack_tracker_complete(&w->tracker, s->generation, s->tag) < 0) {
 		slot_free(w, s);
@@ -412,10 +454,45 @@ claim(struct worker *w, struct slot *s)
 	q_push(&w->claim_q, s);
 }
 
+/* The in-flight slot of this worker that holds the claim `holder`, or NULL. */
+static struct slot *
+local_holder(struct worker *w, const struct slot *s, const char *holder, size_t len)
+{
+	const char *prefix = redis_claim_token_prefix(w->redis);
+	size_t plen = strlen(prefix);
+	unsigned long long gen, tag;
+	uint32_t idx;
+	struct slot *h;
+	char *end;
+
+	if (len <= plen + 1 || memcmp(holder, prefix, plen) != 0 || holder[plen] != ':')
+		return NULL;
+	gen = strtoull(holder + plen + 1, &end, 10);
+	if (*end != ':')
+		return NULL;
+	tag = strtoull(end + 1, &end, 10);
+	if (*end != '\0' || gen != s->generation ||
+	    ack_tracker_pending_slot(&w->tracker, gen, tag, &idx) < 0)
+		return NULL;
+	h = w->slots[idx];
+	if (h == s || h->route != s->route || h->ev.id_len != s->ev.id_len ||
+	    memcmp(h->ev.id, s->ev.id, s->ev.id_len) != 0)
+		return NULL;
+	switch (h->state) {
+	case SLOT_PRODUCING:
+	case SLOT_RETRY_WAIT:
+	case SLOT_MARKING:
+		return h;
+	default:
+		return NULL;
+	}
+}
+
 static void
-claimed_cb(void *arg, struct slot *s, enum claim_result r)
+claimed_cb(void *arg, struct slot *s, enum claim_result r, const char *holder, size_t holder_len)
 {
 	struct worker *w = arg;
+	struct slot *h;
 
 	if (s->stale) {
 		slot_free(w, s);
@@ -432,12 +509,21 @@ claimed_cb(void *arg, struct slot *s, enum claim_result r)
 		complete(w, s);
 		break;
 	case CLAIM_BUSY: {
-		uint64_t cap = CLAIM_WAIT_MIN_MS << (s->attempts < 8 ? s->attempts : 8);
+		uint64_t delay = CLAIM_WAIT_MIN_MS << (s->attempts < 2 ? s->attempts : 2);
 
 		stat_add(&w->st->claim_waits, 1);
-		s->attempts++;
 		s->state = SLOT_CLAIM_WAIT;
-		s->due_ms = w->now_ms + (cap > CLAIM_WAIT_MAX_MS ? CLAIM_WAIT_MAX_MS : cap);
+		if ((h = local_holder(w, s, holder, holder_len)) != NULL) {
+			s->next = h->waiters;
+			h->waiters = s;
+			break;
+		}
+		if (s->attempts >= CLAIM_WAIT_SHORT_TRIES)
+			delay = CLAIM_WAIT_MAX_MS;
+		else if (delay > CLAIM_WAIT_SHORT_MS)
+			delay = CLAIM_WAIT_SHORT_MS;
+		s->attempts++;
+		s->due_ms = w->now_ms + delay;
 		q_push(&w->timers, s);
 		break;
 	}
