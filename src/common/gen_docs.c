@@ -216,6 +216,10 @@ metrics(void)
 		snprintf(buf + len, sizeof(buf) - len, " and +Inf.");
 	text(buf);
 
+	family_tag("processing_latency_max_seconds");
+	fputs("Gauge.\nThe longest time from receiving a delivery to acknowledging it\n"
+	    "since the relay started (kept across worker restarts).\n", stdout);
+
 	family_tag("restarts_total");
 	fputs("Counter.\nWorker processes restarted after they exited.\n", stdout);
 

@@ -109,6 +109,10 @@ stats_retire(struct worker_slot *s)
 		fold(&s->retired.latency_bucket[i], &s->cur.latency_bucket[i]);
 	fold(&s->retired.latency_count, &s->cur.latency_count);
 	fold(&s->retired.latency_sum_us, &s->cur.latency_sum_us);
+	if (stat_get(&s->cur.latency_max_us) > stat_get(&s->retired.latency_max_us))
+		__atomic_store_n(&s->retired.latency_max_us, stat_get(&s->cur.latency_max_us),
+		    __ATOMIC_RELAXED);
+	__atomic_store_n(&s->cur.latency_max_us, 0, __ATOMIC_RELAXED);
 #define STAT_GAUGE(f, name, help) stat_set(&s->gauges.f, 0);
 #include "common/stats.def"
 #undef STAT_GAUGE
@@ -124,4 +128,6 @@ stats_observe_latency(struct stats_values *v, uint64_t us)
 	stat_add(&v->latency_bucket[i], 1);
 	stat_add(&v->latency_count, 1);
 	stat_add(&v->latency_sum_us, us);
+	if (us > stat_get(&v->latency_max_us))
+		__atomic_store_n(&v->latency_max_us, us, __ATOMIC_RELAXED);
 }

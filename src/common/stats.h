@@ -40,6 +40,7 @@ struct stats_values {
 	uint64_t latency_bucket[STATS_LATENCY_BUCKETS + 1];	/* last: +Inf */
 	uint64_t latency_count;
 	uint64_t latency_sum_us;
+	uint64_t latency_max_us;	/* a maximum, not a sum: folded with max */
 };
 
 struct stats_gauges {

@@ -27,6 +27,8 @@
 
 #define LATENCY_NAME "processing_latency_seconds"
 #define LATENCY_HELP "Time from receiving a delivery to acknowledging it."
+#define LATENCY_MAX_NAME "processing_latency_max_seconds"
+#define LATENCY_MAX_HELP "Longest time from receiving a delivery to acknowledging it, since the start."
 #define DLQ_NAME "dead_lettered_total"
 #define DLQ_HELP "Messages dead-lettered, by reason."
 
@@ -194,6 +196,34 @@ render_latency(const struct stats_shm *shm, FILE *out)
 	}
 }
 
+static uint64_t
+slot_latency_max(const struct worker_slot *s)
+{
+	uint64_t cur = stat_get(&s->cur.latency_max_us), old = stat_get(&s->retired.latency_max_us);
+
+	return cur > old ? cur : old;
+}
+
+static void
+render_latency_max(const struct stats_shm *shm, FILE *out)
+{
+	uint64_t max = 0;
+
+	for (uint32_t w = 0; w < shm->nworkers; w++)
+		if (slot_latency_max(&shm->slot[w]) > max)
+			max = slot_latency_max(&shm->slot[w]);
+	put_family(out, PREFIX, LATENCY_MAX_NAME, "gauge", LATENCY_MAX_HELP);
+	fputs(PREFIX LATENCY_MAX_NAME " ", out);
+	put_seconds(out, max);
+	fputc('\n', out);
+	put_family(out, WPREFIX, LATENCY_MAX_NAME, "gauge", LATENCY_MAX_HELP);
+	for (uint32_t w = 0; w < shm->nworkers; w++) {
+		fprintf(out, WPREFIX LATENCY_MAX_NAME "{worker=\"%" PRIu32 "\"} ", w);
+		put_seconds(out, slot_latency_max(&shm->slot[w]));
+		fputc('\n', out);
+	}
+}
+
 static void
 render_slots(const struct stats_shm *shm, FILE *out)
 {
@@ -247,5 +277,6 @@ stats_render_prometheus(const struct stats_shm *shm, FILE *out)
 #undef STAT_GAUGE
 	render_dead_lettered(shm, out);
 	render_latency(shm, out);
+	render_latency_max(shm, out);
 	render_slots(shm, out);
 }
