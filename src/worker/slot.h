@@ -60,4 +60,60 @@ struct slot {
 	struct event ev;
 };
 
+/* A FIFO of slots linked through slot->next. */
+struct slot_queue {
+	struct slot *head, *tail;
+	size_t len;
+};
+
+static inline void
+slot_queue_push(struct slot_queue *q, struct slot *s)
+{
+	s->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = s;
+	else
+		q->head = s;
+	q->tail = s;
+	q->len++;
+}
+
+static inline struct slot *
+slot_queue_pop(struct slot_queue *q)
+{
+	struct slot *s = q->head;
+
+	if (s != NULL) {
+		q->head = s->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		q->len--;
+		s->next = NULL;
+	}
+	return s;
+}
+
+/*
+ * The worker's slots: allocated in chunks that never move (the ack
+ * tracker and librdkafka hold slot pointers and indexes), reused through
+ * a free list.
+ */
+struct slot_pool {
+	struct slot **all;	/* every slot, by index */
+	size_t n;
+	struct slot *free;
+	size_t used;
+	int64_t *in_flight;	/* gauge kept equal to `used` */
+	struct slot **chunks;
+	size_t nchunks;
+};
+
+/* Makes at least `min` slots; 0 or -1 (ENOMEM). */
+int slot_pool_init(struct slot_pool *p, size_t min, int64_t *in_flight);
+void slot_pool_free(struct slot_pool *p);
+/* A free slot whose body holds `size` bytes, or NULL (ENOMEM). */
+struct slot *slot_pool_get(struct slot_pool *p, uint64_t size);
+/* Back to the free list; shrinks a body buffer left large by a big message. */
+void slot_pool_put(struct slot_pool *p, struct slot *s);
+
 #endif

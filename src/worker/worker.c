@@ -37,13 +37,11 @@
 #include "worker/slot.h"
 #include "worker/worker.h"
 
-#define SLOT_CHUNK 256
 #define READ_BATCH 512
 #define ACK_HOLE_DELAY_MS 100
 /* Completions are acked in groups: at most this many, or this late. */
 #define ACK_BATCH 64
 #define ACK_DELAY_MS 2
-#define BODY_KEEP_BYTES (64 * 1024)	/* larger buffers are freed after use */
 /*
  * Another consumer's copy usually reaches Kafka within tens of ms:
  * recheck often for about a second, then back off.
@@ -53,11 +51,6 @@
 #define CLAIM_WAIT_SHORT_TRIES 50
 #define CLAIM_WAIT_MAX_MS 500
 
-/* A FIFO of slots linked through slot->next. */
-struct slot_queue {
-	struct slot *head, *tail;
-	size_t len;
-};
 
 struct worker {
 	const struct er_config *cfg;
@@ -66,10 +59,7 @@ struct worker {
 	struct worker_slot *ws;
 	struct stats_values *st;
 
-	struct slot **slots;	/* every slot, by index */
-	size_t nslots;
-	struct slot *free;
-	size_t used;
+	struct slot_pool pool;
 
 	struct ack_tracker tracker;
 	struct event_decoder decoder;
@@ -117,92 +107,19 @@ mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void
-q_push(struct slot_queue *q, struct slot *s)
-{
-	s->next = NULL;
-	if (q->tail != NULL)
-		q->tail->next = s;
-	else
-		q->head = s;
-	q->tail = s;
-	q->len++;
-}
-
-static struct slot *
-q_pop(struct slot_queue *q)
-{
-	struct slot *s = q->head;
-
-	if (s != NULL) {
-		q->head = s->next;
-		if (q->head == NULL)
-			q->tail = NULL;
-		q->len--;
-		s->next = NULL;
-	}
-	return s;
-}
-
 static void claim(struct worker *w, struct slot *s);
 static void complete(struct worker *w, struct slot *s);
 static void release_waiters(struct worker *w, struct slot *s, int relayed);
 
 /* ---- slots ---- */
 
-static int
-grow_slots(struct worker *w)
-{
-	struct slot **all = realloc(w->slots, (w->nslots + SLOT_CHUNK) * sizeof(*all));
-	struct slot *chunk;
-
-	if (all == NULL)
-		return -1;
-	w->slots = all;
-	chunk = calloc(SLOT_CHUNK, sizeof(*chunk));
-	if (chunk == NULL)
-		return -1;
-	for (size_t i = SLOT_CHUNK; i-- > 0;) {
-		struct slot *s = &chunk[i];
-
-		s->idx = (uint32_t)(w->nslots + i);
-		w->slots[s->idx] = s;
-		init_amqp_pool(&s->pool, 1024);
-		s->next = w->free;
-		w->free = s;
-	}
-	w->nslots += SLOT_CHUNK;
-	return 0;
-}
-
 static struct slot *
 slot_get(struct worker *w, uint64_t size)
 {
-	struct slot *s;
+	struct slot *s = slot_pool_get(&w->pool, size);
 
-	if (w->free == NULL && grow_slots(w) < 0)
-		return NULL;
-	s = w->free;
-	if (s->body_cap < size || s->body == NULL) {
-		size_t cap = size > 256 ? size : 256;
-		unsigned char *b = realloc(s->body, cap);
-
-		if (b == NULL)
-			return NULL;
-		s->body = b;
-		s->body_cap = cap;
-	}
-	w->free = s->next;
-	s->next = NULL;
-	s->stale = 0;
-	s->duplicate = 0;
-	s->attempts = 0;
-	s->has_props = 0;
-	s->reason = DLQ_NONE;
-	s->route = w->route;
-	s->body_len = 0;
-	w->used++;
-	stat_set(&w->ws->gauges.in_flight, (int64_t)w->used);
+	if (s != NULL)
+		s->route = w->route;
 	return s;
 }
 
@@ -211,18 +128,7 @@ slot_free(struct worker *w, struct slot *s)
 {
 	if (s->waiters != NULL)
 		release_waiters(w, s, 0);
-	if (s->body_cap > BODY_KEEP_BYTES) {
-		free(s->body);
-		s->body = NULL;
-		s->body_cap = 0;
-	}
-	if (s->has_props)
-		recycle_amqp_pool(&s->pool);
-	s->state = SLOT_FREE;
-	s->next = w->free;
-	w->free = s;
-	w->used--;
-	stat_set(&w->ws->gauges.in_flight, (int64_t)w->used);
+	slot_pool_put(&w->pool, s);
 }
 
 /* ---- completion and acks ---- */
@@ -283,7 +189,7 @@ static void
 settled_cb(void *arg, uint32_t idx)
 {
 	struct worker *w = arg;
-	struct slot *s = w->slots[idx];
+	struct slot *s = w->pool.all[idx];
 	uint64_t now = mono_us();
 
 	stats_observe_latency(w->st, now > s->recv_us ? now - s->recv_us : 0);
@@ -327,7 +233,7 @@ dead_letter(struct worker *w, struct slot *s, const amqp_basic_properties_t *pro
 	}
 	s->state = SLOT_DEADLETTER;
 	s->dlq_seq = seq;
-	q_push(&w->dlq, s);
+	slot_queue_push(&w->dlq, s);
 }
 
 static uint64_t
@@ -346,9 +252,9 @@ confirmed_cb(void *arg, uint64_t seq, int multiple, int ok)
 	struct slot_queue keep = {0};
 	struct slot *s;
 
-	while ((s = q_pop(&w->dlq)) != NULL) {
+	while ((s = slot_queue_pop(&w->dlq)) != NULL) {
 		if (!(s->dlq_seq == seq || (multiple && s->dlq_seq < seq))) {
-			q_push(&keep, s);
+			slot_queue_push(&keep, s);
 			continue;
 		}
 		if (ok) {
@@ -360,7 +266,7 @@ confirmed_cb(void *arg, uint64_t seq, int multiple, int ok)
 			/* Publish it again later; the original stays unacked. */
 			s->state = SLOT_RETRY_WAIT;
 			s->due_ms = w->now_ms + retry_delay(w, s->attempts++);
-			q_push(&w->timers, s);
+			slot_queue_push(&w->timers, s);
 		}
 	}
 	w->dlq = keep;
@@ -388,7 +294,7 @@ produce(struct worker *w, struct slot *s)
 	}
 	s->state = SLOT_RETRY_WAIT;
 	s->due_ms = w->now_ms + (err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? 10 : retry_delay(w, s->attempts));
-	q_push(&w->timers, s);
+	slot_queue_push(&w->timers, s);
 }
 
 static void
@@ -436,7 +342,7 @@ kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err)
 	}
 	s->state = SLOT_RETRY_WAIT;
 	s->due_ms = w->now_ms + retry_delay(w, s->attempts - 1);
-	q_push(&w->timers, s);
+	slot_queue_push(&w->timers, s);
 }
 
 static const struct kafka_sink_ops kafka_ops = { kafka_delivered_cb };
@@ -451,7 +357,7 @@ claim(struct worker *w, struct slot *s)
 		return;
 	}
 	s->state = SLOT_CLAIM_QUEUED;
-	q_push(&w->claim_q, s);
+	slot_queue_push(&w->claim_q, s);
 }
 
 /* The in-flight slot of this worker that holds the claim `holder`, or NULL. */
@@ -474,7 +380,7 @@ local_holder(struct worker *w, const struct slot *s, const char *holder, size_t 
 	if (*end != '\0' || gen != s->generation ||
 	    ack_tracker_pending_slot(&w->tracker, gen, tag, &idx) < 0)
 		return NULL;
-	h = w->slots[idx];
+	h = w->pool.all[idx];
 	if (h == s || h->route != s->route || h->ev.id_len != s->ev.id_len ||
 	    memcmp(h->ev.id, s->ev.id, s->ev.id_len) != 0)
 		return NULL;
@@ -524,14 +430,14 @@ claimed_cb(void *arg, struct slot *s, enum claim_result r, const char *holder, s
 			delay = CLAIM_WAIT_SHORT_MS;
 		s->attempts++;
 		s->due_ms = w->now_ms + delay;
-		q_push(&w->timers, s);
+		slot_queue_push(&w->timers, s);
 		break;
 	}
 	case CLAIM_ERROR:
 		/* Nothing is known: claim again once Redis answers. */
 		s->state = SLOT_CLAIM_WAIT;
 		s->due_ms = w->now_ms + retry_delay(w, s->attempts);
-		q_push(&w->timers, s);
+		slot_queue_push(&w->timers, s);
 		break;
 	}
 }
@@ -556,7 +462,7 @@ redis_ready_cb(void *arg)
 	struct slot *s;
 
 	w->claim_q = (struct slot_queue){0};
-	while ((s = q_pop(&q)) != NULL) {
+	while ((s = slot_queue_pop(&q)) != NULL) {
 		if (s->stale)
 			slot_free(w, s);
 		else
@@ -572,7 +478,7 @@ static void
 drop_cb(void *arg, uint32_t idx, enum ack_entry_state state)
 {
 	struct worker *w = arg;
-	struct slot *s = w->slots[idx];
+	struct slot *s = w->pool.all[idx];
 
 	stat_add(&w->st->stale_deliveries, 1);
 	if (state == ACK_DONE) {
@@ -601,7 +507,7 @@ amqp_lost_cb(void *arg)
 	w->generation = 0;
 	ack_tracker_reset(&w->tracker, 0, drop_cb, w);
 	/* Their confirms will never come; the originals are redelivered. */
-	while ((s = q_pop(&w->dlq)) != NULL)
+	while ((s = slot_queue_pop(&w->dlq)) != NULL)
 		slot_free(w, s);
 	if (w->receiving != NULL) {
 		slot_free(w, w->receiving);
@@ -665,13 +571,13 @@ run_timers(struct worker *w)
 	struct slot *s;
 
 	w->timers = (struct slot_queue){0};
-	while ((s = q_pop(&q)) != NULL) {
+	while ((s = slot_queue_pop(&q)) != NULL) {
 		if (s->stale) {
 			slot_free(w, s);
 			continue;
 		}
 		if (s->due_ms > w->now_ms || (w->stopping && s->state != SLOT_RETRY_WAIT)) {
-			q_push(&w->timers, s);
+			slot_queue_push(&w->timers, s);
 			continue;
 		}
 		if (s->state == SLOT_CLAIM_WAIT) {
@@ -726,8 +632,8 @@ busy(const struct worker *w)
 {
 	if (w->kafka != NULL && kafka_sink_outq(w->kafka) > 0)
 		return 1;
-	for (size_t i = 0; i < w->nslots; i++) {
-		switch (w->slots[i]->state) {
+	for (size_t i = 0; i < w->pool.n; i++) {
+		switch (w->pool.all[i]->state) {
 		case SLOT_CLAIMING:
 		case SLOT_PRODUCING:
 		case SLOT_MARKING:
@@ -735,7 +641,7 @@ busy(const struct worker *w)
 		case SLOT_RECEIVING:
 			return 1;
 		case SLOT_DONE:
-			if (!w->slots[i]->stale && amqp_source_up(w->amqp))
+			if (!w->pool.all[i]->stale && amqp_source_up(w->amqp))
 				return 1;
 			break;
 		default:
@@ -753,7 +659,7 @@ begin_stop(struct worker *w, const char *why)
 	w->stopping = 1;
 	/* Leave a second for closing before the master's deadline. */
 	w->stop_deadline_ms = w->now_ms + (uint64_t)(w->cfg->stop_timeout > 2 ? w->cfg->stop_timeout - 1 : 1) * 1000;
-	log_info("stopping (%s): finishing %zu in-flight deliveries", why, w->used);
+	log_info("stopping (%s): finishing %zu in-flight deliveries", why, w->pool.used);
 	amqp_source_cancel(w->amqp);
 }
 
@@ -780,13 +686,10 @@ setup(struct worker *w)
 	w->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull + 1;
 	if (ack_tracker_init(&w->tracker, (size_t)w->cfg->amqp_prefetch, ACK_HOLE_DELAY_MS) < 0 ||
 	    event_decoder_init(&w->decoder, (size_t)w->route->max_message_bytes) < 0 ||
-	    grow_slots(w) < 0) {
+	    slot_pool_init(&w->pool, (size_t)w->cfg->amqp_prefetch + 256, &w->ws->gauges.in_flight) < 0) {
 		log_error("out of memory");
 		return -1;
 	}
-	while (w->nslots < (size_t)w->cfg->amqp_prefetch + SLOT_CHUNK)
-		if (grow_slots(w) < 0)
-			return -1;
 	w->kafka = kafka_sink_new(w->cfg, w->id, &kafka_ops, w, &w->ws->gauges);
 	w->redis = redis_claim_new(w->cfg, w->id, &redis_ops, w, &w->ws->gauges, w->st);
 	w->amqp = amqp_source_new(w->cfg, w->route, w->id, &amqp_ops, w, &w->ws->gauges, w->st);
@@ -820,6 +723,7 @@ teardown(struct worker *w)
 	w->redis = NULL;
 	event_decoder_free(&w->decoder);
 	ack_tracker_free(&w->tracker);
+	slot_pool_free(&w->pool);
 }
 
 int
@@ -851,7 +755,7 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		update_state(&w);
 		if (w.stopping && (!busy(&w) || w.now_ms >= w.stop_deadline_ms)) {
 			if (busy(&w))
-				log_warn("stop timeout: leaving %zu deliveries unacked", w.used);
+				log_warn("stop timeout: leaving %zu deliveries unacked", w.pool.used);
 			break;
 		}
 
@@ -909,7 +813,7 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 			 * connection, so every unacked delivery is redelivered,
 			 * and the master starts a fresh worker.
 			 */
-			log_error("exiting for a fresh producer; %zu deliveries stay unacked", w.used);
+			log_error("exiting for a fresh producer; %zu deliveries stay unacked", w.pool.used);
 			status = 1;
 			break;
 		}
