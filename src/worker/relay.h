@@ -1,0 +1,85 @@
+/*
+ * relay: the relay path inside a worker (DESIGN.md steps 1-6) and the
+ * worker state it shares with the process loop in worker.c.
+ *
+ *   deliver -> decode -> claim (Redis) -> produce (Kafka) -> report
+ *           -> done-mark (Redis) -> complete -> ack (multiple=true)
+ *   poison  -> dead-letter copy (confirmed) -> complete -> ack
+ *
+ * worker.c owns the process (signals, poll loop, start and stop);
+ * relay.c owns every slot state change, made only in the callback of the
+ * module that finished a step.
+ */
+#ifndef ER_RELAY_H
+#define ER_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/event.h"
+#include "common/stats.h"
+#include "worker/ack_tracker.h"
+#include "worker/amqp_source.h"
+#include "worker/kafka_sink.h"
+#include "worker/redis_claim.h"
+#include "worker/slot.h"
+
+struct er_config;
+struct route;
+struct worker_slot;
+
+#define ACK_HOLE_DELAY_MS 100
+
+struct worker {
+	const struct er_config *cfg;
+	const struct route *route;
+	int id;
+	struct worker_slot *ws;
+	struct stats_values *st;
+
+	struct slot_pool pool;
+
+	struct ack_tracker tracker;
+	struct event_decoder decoder;
+	struct amqp_source *amqp;
+	struct kafka_sink *kafka;
+	struct redis_claim *redis;
+
+	uint64_t generation;	/* current AMQP generation, 0 while down */
+	struct slot *receiving;	/* handed to amqp_source, body incomplete */
+	struct slot_queue claim_q;	/* waiting for Redis */
+	struct slot_queue timers;	/* CLAIM_WAIT / RETRY_WAIT, unordered */
+	struct slot_queue dlq;		/* dead-letter copies awaiting confirm, by seq */
+
+	size_t acks_pending;	/* completions since the last ack flush */
+	uint64_t ack_deadline_ms;	/* flush acks by then */
+	uint64_t now_ms;
+	uint64_t rng;
+	int stopping;
+	uint64_t stop_deadline_ms;
+};
+
+/* CLOCK_MONOTONIC in microseconds. */
+static inline uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+extern const struct ack_ops relay_ack_ops;
+extern const struct kafka_sink_ops relay_kafka_ops;
+extern const struct redis_claim_ops relay_redis_ops;
+extern const struct amqp_source_ops relay_amqp_ops;
+
+/* Sends the acks that are due (all that can go, with force). */
+void relay_flush_acks(struct worker *w, int force);
+/* Claims again and produces again whatever waited for its time. */
+void relay_run_timers(struct worker *w);
+/* The earliest timer (UINT64_MAX: none). */
+uint64_t relay_next_timer(const struct worker *w);
+
+#endif
