@@ -5,7 +5,10 @@
  * Event i has the body
  *   {"event_id":"ev-<i, 8 digits>","correlation_id":"corr-<i>",
  *    "payload":{"seq":<i>,"pad":"xxx..."}}
- * (one line, no spaces). --expected writes, for each distinct event,
+ * (one line, no spaces); with --timestamp the payload also carries the
+ * publish time, {"seq":<i>,"ts_ms":<ms since the epoch>,"pad":"..."}, for
+ * the benchmark's publish-to-Kafka latency. --rate R paces the publishes
+ * (every message, duplicates and poison included) at R per second. --expected writes, for each distinct event,
  * "<event_id>\t<payload bytes>\t<correlation_id>", which is what the
  * implicit route must put in Kafka (key, value, header). Events come out
  * in sequence order, so the file is sorted under LC_ALL=C as long as the
@@ -26,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -44,7 +48,9 @@ struct options {
 	long dup_every;
 	long poison_every;
 	long size;
+	long rate;              /* messages per second, 0: as fast as possible */
 	bool persistent;
+	bool timestamp;
 };
 
 /* Publisher-confirm state of the one channel. */
@@ -58,6 +64,10 @@ struct confirms {
 static amqp_connection_state_t conn;
 static const amqp_channel_t CHANNEL = 1;
 static struct confirms cf = { .next_tag = 1, .lowest = 1 };
+
+/* Pacing (--rate): start time and messages paced so far. */
+static struct timespec pace_start;
+static uint64_t paced;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -79,9 +89,12 @@ static void usage(FILE *f, int rc)
 		"usage: er-publish -u URL -q QUEUE [-n COUNT] [-s START]\n"
 		"         [--dup-every K] [--poison-every K] [--size BYTES]\n"
 		"         [--persistent] [--expected FILE] [--raw FILE]\n"
+		"         [--rate MSGS_PER_S] [--timestamp]\n"
 		"  publishes COUNT events (or each line of --raw FILE) to QUEUE\n"
 		"  (declared durable) through the default exchange, with\n"
-		"  publisher confirms; exit 1 on a nack or a broker error\n");
+		"  publisher confirms; exit 1 on a nack or a broker error.\n"
+		"  --rate paces the messages; --timestamp puts \"ts_ms\" (publish\n"
+		"  time, ms since the epoch) into each event's payload\n");
 	exit(rc);
 }
 
@@ -240,6 +253,55 @@ static void publish(const struct options *o, const char *body, size_t len)
 	}
 }
 
+static double elapsed_s(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) +
+	       (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+/*
+ * --rate: waits until the next message is due (message k at start + k/R),
+ * taking confirms while it waits. A publisher that fell behind catches up
+ * without sleeping, so the average rate holds.
+ */
+static void pace(const struct options *o)
+{
+	struct timespec due;
+	uint64_t ns;
+
+	if (o->rate <= 0)
+		return;
+	if (paced == 0)
+		clock_gettime(CLOCK_MONOTONIC, &pace_start);
+	ns = paced * UINT64_C(1000000000) / (uint64_t)o->rate;
+	paced++;
+	due.tv_sec = pace_start.tv_sec + (time_t)(ns / 1000000000);
+	due.tv_nsec = pace_start.tv_nsec + (long)(ns % 1000000000);
+	if (due.tv_nsec >= 1000000000) {
+		due.tv_sec++;
+		due.tv_nsec -= 1000000000;
+	}
+	if (amqp_frames_enqueued(conn) || amqp_data_in_buffer(conn) ||
+	    cf.next_tag > cf.lowest) {
+		while (handle_frame(false))
+			;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
+		;
+}
+
+/* Milliseconds since the epoch, for --timestamp. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void drain_confirms(void)
 {
 	while (cf.lowest < cf.next_tag)
@@ -293,18 +355,25 @@ static void disconnect_broker(void)
 	amqp_destroy_connection(conn);
 }
 
-/* Writes event seq's body into buf (size bufsz); sets *payload to it. */
+/*
+ * Writes event seq's body into buf (size bufsz); sets *payload to it.
+ * ts_ms < 0: no "ts_ms" member.
+ */
 static size_t format_event(char *buf, size_t bufsz, long seq, long size,
-			   size_t *payload_off, size_t *payload_len)
+			   long long ts_ms, size_t *payload_off,
+			   size_t *payload_len)
 {
+	char ts[32] = "";
 	size_t base, pad = 0;
 	int n;
 
+	if (ts_ms >= 0)
+		snprintf(ts, sizeof(ts), "\"ts_ms\":%lld,", ts_ms);
 	/* The body without padding, to size the padding. */
 	n = snprintf(buf, bufsz,
 		     "{\"event_id\":\"ev-%08ld\",\"correlation_id\":\"corr-%ld\","
-		     "\"payload\":{\"seq\":%ld,\"pad\":\"\"}}",
-		     seq, seq, seq);
+		     "\"payload\":{\"seq\":%ld,%s\"pad\":\"\"}}",
+		     seq, seq, seq, ts);
 	if (n < 0 || (size_t)n >= bufsz)
 		die("event %ld does not fit", seq);
 	base = (size_t)n;
@@ -315,8 +384,8 @@ static size_t format_event(char *buf, size_t bufsz, long seq, long size,
 
 	n = snprintf(buf, bufsz,
 		     "{\"event_id\":\"ev-%08ld\",\"correlation_id\":\"corr-%ld\","
-		     "\"payload\":{\"seq\":%ld,\"pad\":\"",
-		     seq, seq, seq);
+		     "\"payload\":{\"seq\":%ld,%s\"pad\":\"",
+		     seq, seq, seq, ts);
 	memset(buf + n, 'x', pad);
 	memcpy(buf + n + pad, "\"}}", 4);
 	*payload_off = (size_t)(strstr(buf, "\"payload\":") - buf) + 10;
@@ -339,7 +408,9 @@ static void publish_events(const struct options *o, FILE *expected,
 		long seq = o->start + k - 1;
 		size_t off, plen, len;
 
-		len = format_event(buf, bufsz, seq, o->size, &off, &plen);
+		pace(o);
+		len = format_event(buf, bufsz, seq, o->size,
+				   o->timestamp ? now_ms() : -1, &off, &plen);
 		publish(o, buf, len);
 		(*events)++;
 		if (expected &&
@@ -347,12 +418,14 @@ static void publish_events(const struct options *o, FILE *expected,
 			    (int)plen, buf + off, seq) < 0)
 			die("%s: %s", o->expected, strerror(errno));
 		if (o->dup_every && k % o->dup_every == 0) {
+			pace(o);
 			publish(o, buf, len);
 			(*dups)++;
 		}
 		if (o->poison_every && k % o->poison_every == 0) {
 			int n = snprintf(pbuf, sizeof(pbuf), "poison-%ld", seq);
 
+			pace(o);
 			publish(o, pbuf, (size_t)n);
 			(*poison)++;
 		}
@@ -374,6 +447,7 @@ static void publish_raw(const struct options *o, unsigned long *events)
 			n--;
 		if ((size_t)n > MAX_BODY)
 			die("%s: line too long", o->raw);
+		pace(o);
 		publish(o, line, (size_t)n);
 		(*events)++;
 	}
@@ -386,7 +460,7 @@ static void publish_raw(const struct options *o, unsigned long *events)
 int main(int argc, char **argv)
 {
 	enum { OPT_DUP = 256, OPT_POISON, OPT_SIZE, OPT_PERSIST, OPT_EXPECTED,
-	       OPT_RAW };
+	       OPT_RAW, OPT_RATE, OPT_TIMESTAMP };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "queue", required_argument, NULL, 'q' },
@@ -398,12 +472,15 @@ int main(int argc, char **argv)
 		{ "persistent", no_argument, NULL, OPT_PERSIST },
 		{ "expected", required_argument, NULL, OPT_EXPECTED },
 		{ "raw", required_argument, NULL, OPT_RAW },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "timestamp", no_argument, NULL, OPT_TIMESTAMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = { .count = 1, .start = 1, .size = 200 };
 	unsigned long events = 0, dups = 0, poison = 0;
 	FILE *expected = NULL;
+	double paced_s = 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "u:q:n:s:h", longopts, NULL)) != -1) {
@@ -420,14 +497,16 @@ int main(int argc, char **argv)
 		case OPT_PERSIST: o.persistent = true; break;
 		case OPT_EXPECTED: o.expected = optarg; break;
 		case OPT_RAW: o.raw = optarg; break;
+		case OPT_RATE: o.rate = parse_num("--rate", optarg, 1); break;
+		case OPT_TIMESTAMP: o.timestamp = true; break;
 		case 'h': usage(stdout, 0); break;
 		default: usage(stderr, 2); break;
 		}
 	}
 	if (optind != argc || !o.url || !o.queue)
 		usage(stderr, 2);
-	if (o.raw && o.expected) {
-		fprintf(stderr, "er-publish: --expected does not go with --raw\n");
+	if (o.raw && (o.expected || o.timestamp)) {
+		fprintf(stderr, "er-publish: --expected and --timestamp do not go with --raw\n");
 		return 2;
 	}
 	if ((unsigned long)o.size > MAX_BODY) {
@@ -446,6 +525,8 @@ int main(int argc, char **argv)
 		publish_raw(&o, &events);
 	else
 		publish_events(&o, expected, &events, &dups, &poison);
+	if (paced > 0)
+		paced_s = elapsed_s(&pace_start);
 	drain_confirms();
 	disconnect_broker();
 
@@ -454,6 +535,9 @@ int main(int argc, char **argv)
 
 	printf("published %" PRIu64 " messages (%lu events, %lu duplicates, "
 	       "%lu poison)\n", cf.next_tag - 1, events, dups, poison);
+	if (paced > 1 && paced_s > 0)
+		printf("paced %" PRIu64 " messages at %.0f msgs/s (asked %ld)\n",
+		       paced, (double)(paced - 1) / paced_s, o.rate);
 	if (cf.nacked) {
 		fprintf(stderr, "er-publish: %" PRIu64 " messages were nacked\n",
 			cf.nacked);

@@ -1,0 +1,324 @@
+/*
+ * bare-consumer: the broker's limit, the baseline of bench/run.
+ *
+ * Drains COUNT messages from a queue the leanest way rabbitmq-c 0.11
+ * allows: basic.qos PREFETCH, basic.consume with manual acks, frames read
+ * one by one (a body is counted, never copied or looked at), and one
+ * basic.ack multiple=true for everything received so far each time half
+ * the prefetch window is unacked (so the broker never stalls on it), or
+ * when the receive buffer has run dry and either an eighth of the window
+ * is waiting or no frame came for 10 ms. Then it prints
+ *
+ *   bare_consumer msgs=N seconds=S rate=R
+ *
+ * with S from the first basic.deliver to the last basic.ack written.
+ *
+ * The one thing to know before changing it: every relay figure is divided
+ * by this one. Anything done per message here lowers the baseline and
+ * flatters the relay; keep it reading frames and acking, nothing more.
+ * Each ack is work for the broker's queue process: acking whenever the
+ * buffer runs dry (every ~8 messages) drains slower than acking in
+ * batches of an eighth to a half of the window (measured: ~10%).
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+
+static const amqp_channel_t CHANNEL = 1;
+
+struct options {
+	const char *url;
+	const char *queue;
+	long count;
+	long prefetch;
+	long idle_timeout_s;
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bare-consumer: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void usage(FILE *f, int rc)
+{
+	fprintf(f,
+		"usage: bare-consumer -u URL -q QUEUE -n COUNT [-p PREFETCH]\n"
+		"         [-t IDLE_TIMEOUT_S]\n"
+		"  consumes COUNT messages from QUEUE with manual acks (basic.qos\n"
+		"  PREFETCH, default 1000; multiple acks), then prints\n"
+		"  'bare_consumer msgs=N seconds=S rate=R'; exit 1 when no\n"
+		"  frame comes for IDLE_TIMEOUT_S seconds (60) or on a broker error\n");
+	exit(rc);
+}
+
+static long parse_num(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "bare-consumer: %s: want a number in [%ld, %ld], got '%s'\n",
+			opt, min, max, s);
+		exit(2);
+	}
+	return v;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void check_reply(amqp_rpc_reply_t r, const char *what)
+{
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return;
+	case AMQP_RESPONSE_NONE:
+		die("%s: missing RPC reply", what);
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		die("%s: %s", what, amqp_error_string2(r.library_error));
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+			amqp_connection_close_t *m = r.reply.decoded;
+
+			die("%s: connection closed by broker: %u %.*s", what,
+			    m->reply_code, (int)m->reply_text.len,
+			    (char *)m->reply_text.bytes);
+		}
+		if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+			amqp_channel_close_t *m = r.reply.decoded;
+
+			die("%s: channel closed by broker: %u %.*s", what,
+			    m->reply_code, (int)m->reply_text.len,
+			    (char *)m->reply_text.bytes);
+		}
+		die("%s: unexpected server method 0x%08x", what, r.reply.id);
+	}
+	die("%s: unknown reply type", what);
+}
+
+static amqp_connection_state_t connect_broker(const struct options *o)
+{
+	struct amqp_connection_info ci;
+	struct timeval tmo = { 10, 0 };
+	amqp_connection_state_t conn;
+	amqp_socket_t *sock;
+	char *url;
+	int rc;
+
+	url = strdup(o->url);
+	if (!url)
+		die("out of memory");
+	amqp_default_connection_info(&ci);
+	if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK)
+		die("bad URL %s", o->url);
+	if (ci.ssl)
+		die("amqps URLs are not supported");
+	conn = amqp_new_connection();
+	sock = amqp_tcp_socket_new(conn);
+	if (!sock)
+		die("amqp_tcp_socket_new failed");
+	rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tmo);
+	if (rc != AMQP_STATUS_OK)
+		die("connect %s:%d: %s", ci.host, ci.port, amqp_error_string2(rc));
+	/* No heartbeats: nothing to service but deliveries. */
+	check_reply(amqp_login(conn, ci.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
+			       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
+		    "login");
+	amqp_channel_open(conn, CHANNEL);
+	check_reply(amqp_get_rpc_reply(conn), "channel.open");
+	amqp_basic_qos(conn, CHANNEL, 0, (uint16_t)o->prefetch, 0);
+	check_reply(amqp_get_rpc_reply(conn), "basic.qos");
+	amqp_basic_consume(conn, CHANNEL, amqp_cstring_bytes(o->queue),
+			   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+	check_reply(amqp_get_rpc_reply(conn), "basic.consume");
+	free(url);
+	return conn;
+}
+
+static void ack_upto(amqp_connection_state_t conn, uint64_t tag)
+{
+	int rc = amqp_basic_ack(conn, CHANNEL, tag, 1);
+
+	if (rc != AMQP_STATUS_OK)
+		die("basic.ack: %s", amqp_error_string2(rc));
+}
+
+/* A method frame other than basic.deliver: only a close or a cancel matters. */
+static void other_method(const amqp_frame_t *f)
+{
+	switch (f->payload.method.id) {
+	case AMQP_CHANNEL_CLOSE_METHOD: {
+		amqp_channel_close_t *m = f->payload.method.decoded;
+
+		die("channel closed by broker: %u %.*s", m->reply_code,
+		    (int)m->reply_text.len, (char *)m->reply_text.bytes);
+	}
+	case AMQP_CONNECTION_CLOSE_METHOD: {
+		amqp_connection_close_t *m = f->payload.method.decoded;
+
+		die("connection closed by broker: %u %.*s", m->reply_code,
+		    (int)m->reply_text.len, (char *)m->reply_text.bytes);
+	}
+	case AMQP_BASIC_CANCEL_METHOD:
+		die("the broker cancelled the consumer (queue deleted?)");
+	default:
+		break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "prefetch", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { .count = 0, .prefetch = 1000, .idle_timeout_s = 60 };
+	amqp_connection_state_t conn;
+	struct timeval idle;
+	uint64_t tag = 0, last_acked = 0;
+	uint64_t body_size = 0, body_got = 0;
+	long received = 0, unacked = 0, ack_every, ack_dry;
+	bool in_message = false, short_wait;
+	double t_first = 0, t_last;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "u:q:n:p:t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'u': o.url = optarg; break;
+		case 'q': o.queue = optarg; break;
+		case 'n': o.count = parse_num("-n", optarg, 1, LONG_MAX); break;
+		case 'p': o.prefetch = parse_num("-p", optarg, 1, 65535); break;
+		case 't': o.idle_timeout_s = parse_num("-t", optarg, 1, 86400); break;
+		case 'h': usage(stdout, 0); break;
+		default: usage(stderr, 2); break;
+		}
+	}
+	if (optind != argc || !o.url || !o.queue || o.count == 0)
+		usage(stderr, 2);
+	ack_every = o.prefetch / 2 > 0 ? o.prefetch / 2 : 1;
+	ack_dry = o.prefetch / 8 > 0 ? o.prefetch / 8 : 1;
+
+	conn = connect_broker(&o);
+	while (received < o.count) {
+		amqp_frame_t f;
+		int rc;
+
+		/*
+		 * Nothing more to read without a system call: ack what has
+		 * come if it is a batch worth a frame, else wait a little for
+		 * more first. Deliveries already buffered are always taken
+		 * first, so one ack covers all the broker sent in one go.
+		 */
+		short_wait = false;
+		if (unacked > 0 && !amqp_frames_enqueued(conn) &&
+		    !amqp_data_in_buffer(conn)) {
+			if (unacked >= ack_dry) {
+				ack_upto(conn, last_acked = tag);
+				unacked = 0;
+			} else {
+				short_wait = true;
+			}
+			amqp_maybe_release_buffers(conn);
+		}
+		idle.tv_sec = short_wait ? 0 : o.idle_timeout_s;
+		idle.tv_usec = short_wait ? 10000 : 0;
+		rc = amqp_simple_wait_frame_noblock(conn, &f, &idle);
+		if (rc == AMQP_STATUS_TIMEOUT && short_wait) {
+			ack_upto(conn, last_acked = tag);
+			unacked = 0;
+			continue;
+		}
+		if (rc == AMQP_STATUS_TIMEOUT)
+			die("no frame for %lds after %ld of %ld messages",
+			    o.idle_timeout_s, received, o.count);
+		if (rc != AMQP_STATUS_OK)
+			die("reading a frame: %s", amqp_error_string2(rc));
+
+		switch (f.frame_type) {
+		case AMQP_FRAME_METHOD:
+			if (f.payload.method.id != AMQP_BASIC_DELIVER_METHOD) {
+				other_method(&f);
+				continue;
+			}
+			if (in_message)
+				die("basic.deliver inside a message");
+			if (received == 0)
+				t_first = now_s();
+			tag = ((amqp_basic_deliver_t *)f.payload.method.decoded)->delivery_tag;
+			in_message = true;
+			body_got = 0;
+			continue;
+		case AMQP_FRAME_HEADER:
+			if (!in_message)
+				die("content header outside a message");
+			body_size = f.payload.properties.body_size;
+			break;
+		case AMQP_FRAME_BODY:
+			if (!in_message)
+				die("body frame outside a message");
+			body_got += f.payload.body_fragment.len;
+			break;
+		default:
+			continue; /* heartbeat */
+		}
+		if (body_got < body_size)
+			continue;
+		/* One message complete. */
+		in_message = false;
+		received++;
+		if (++unacked >= ack_every) {
+			ack_upto(conn, last_acked = tag);
+			unacked = 0;
+		}
+	}
+	if (tag != last_acked)
+		ack_upto(conn, tag);
+	t_last = now_s();
+
+	/* Deliveries beyond COUNT (prefetched, unacked) go back to the queue. */
+	check_reply(amqp_channel_close(conn, CHANNEL, AMQP_REPLY_SUCCESS),
+		    "channel.close");
+	check_reply(amqp_connection_close(conn, AMQP_REPLY_SUCCESS),
+		    "connection.close");
+	amqp_destroy_connection(conn);
+
+	printf("bare_consumer msgs=%ld seconds=%.3f rate=%.0f\n", received,
+	       t_last - t_first,
+	       t_last > t_first ? (double)received / (t_last - t_first) : 0.0);
+	return 0;
+}
