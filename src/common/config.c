@@ -1,20 +1,18 @@
 /*
  * config: loads the daemon-wide settings of settings.def from defaults,
  * event-relay.conf (libconfig) and the environment, in that order, into
- * struct er_config, which then owns every string and list in it.
+ * struct er_config, which then owns every string and list in it. The
+ * file text is read and made parseable by config_source.c; config_dump.c
+ * prints the result.
  *
  * Before changing: every value goes through one validator per type,
  * whether it came as text (default, environment) or from libconfig, so a
- * rule added there holds everywhere. libconfig 1.5 cannot parse dotted
- * names ("rabbitmq.prefetch = 5;") and silently truncates integers wider
- * than 32 bits, so the file text first goes through prepare_source(),
- * which keeps line numbers intact.
+ * rule added there holds everywhere.
  */
 #include "autoconf.h"
 
 #include <errno.h>
 #include <libconfig.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,11 +21,10 @@
 #include <strings.h>
 
 #include "common/config.h"
+#include "common/config_source.h"
 
-#define CONFIG_MAX_FILE (4u << 20)	/* bytes of event-relay.conf */
 #define PASSWORD_MAX 4096		/* bytes of a password_file line */
 #define PATH_MAX_LEN 512		/* bytes of a dotted setting path */
-#define MASK "********"
 
 enum setting_type {
 	ST_INT,
@@ -518,205 +515,6 @@ load_defaults(struct loader *ld)
 	}
 }
 
-static int
-is_letter(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-static int
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_name_char(char c)
-{
-	return is_letter(c) || is_digit(c) || c == '-' || c == '_';
-}
-
-/* Copies the rest of a float literal ("1.5e-3" after the "1"). */
-static void
-copy_float(const char *in, size_t len, size_t *ip, char **op)
-{
-	size_t i = *ip;
-	char *o = *op;
-
-	while (i < len && (is_digit(in[i]) || in[i] == '.' || in[i] == 'e' || in[i] == 'E' ||
-	    ((in[i] == '-' || in[i] == '+') && i > 0 && (in[i - 1] == 'e' || in[i - 1] == 'E'))))
-		*o++ = in[i++];
-	*ip = i;
-	*op = o;
-}
-
-/*
- * Rewrites the file text for libconfig 1.5: "a.b" names become "a*b"
- * ('*' is a legal name character that no setting uses, so a literal '*'
- * is refused), and integer literals wider than 32 bits get libconfig's
- * 64-bit suffix 'L'. Strings and comments are copied untouched and line
- * numbers are kept. Returns a NUL-terminated copy, or NULL with
- * `errline` and `errmsg` set.
- */
-static char *
-prepare_source(const char *in, size_t len, unsigned *errline, const char **errmsg)
-{
-	const char *nul = memchr(in, '\0', len);
-	char *out, *o;
-	unsigned line = 1;
-	size_t i = 0;
-
-	if (nul != NULL) {
-		for (const char *c = in; c < nul; c++)
-			line += (*c == '\n');
-		*errline = line;
-		*errmsg = "NUL byte in file";
-		return NULL;
-	}
-	/* Each literal gains at most one byte. */
-	out = malloc(2 * len + 1);
-	if (out == NULL) {
-		*errline = 0;
-		*errmsg = "out of memory";
-		return NULL;
-	}
-	o = out;
-	while (i < len) {
-		char c = in[i];
-		char n = i + 1 < len ? in[i + 1] : '\0';
-
-		if (c == '"') {
-			*o++ = in[i++];
-			while (i < len && in[i] != '"') {
-				if (in[i] == '\\' && i + 1 < len)
-					*o++ = in[i++];
-				line += (in[i] == '\n');
-				*o++ = in[i++];
-			}
-			if (i < len)
-				*o++ = in[i++];
-		} else if (c == '#' || (c == '/' && n == '/')) {
-			while (i < len && in[i] != '\n')
-				*o++ = in[i++];
-		} else if (c == '/' && n == '*') {
-			*o++ = in[i++];
-			*o++ = in[i++];
-			while (i < len && !(in[i] == '*' && i + 1 < len && in[i + 1] == '/')) {
-				line += (in[i] == '\n');
-				*o++ = in[i++];
-			}
-			for (int k = 0; k < 2 && i < len; k++)
-				*o++ = in[i++];
-		} else if (c == '*') {
-			*errline = line;
-			*errmsg = "unexpected '*'";
-			free(out);
-			return NULL;
-		} else if (is_letter(c)) {
-			while (i < len && is_name_char(in[i])) {
-				*o++ = in[i++];
-				if (i + 1 < len && in[i] == '.' && is_letter(in[i + 1])) {
-					*o++ = '*';
-					i++;
-				}
-			}
-		} else if (is_digit(c) || ((c == '-' || c == '+') && is_digit(n))) {
-			unsigned long long v = 0;
-			int hex = 0;
-
-			if (!is_digit(c))
-				*o++ = in[i++];
-			if (in[i] == '0' && i + 1 < len && (in[i + 1] == 'x' || in[i + 1] == 'X')) {
-				hex = 1;
-				*o++ = in[i++];
-				*o++ = in[i++];
-			}
-			for (; i < len; i++) {
-				char d = in[i];
-				unsigned digit;
-
-				if (is_digit(d))
-					digit = (unsigned)(d - '0');
-				else if (hex && d >= 'a' && d <= 'f')
-					digit = (unsigned)(d - 'a' + 10);
-				else if (hex && d >= 'A' && d <= 'F')
-					digit = (unsigned)(d - 'A' + 10);
-				else
-					break;
-				if (v <= UINT_MAX)	/* saturates well above INT_MAX */
-					v = v * (hex ? 16 : 10) + digit;
-				*o++ = d;
-			}
-			if (!hex && i < len && (in[i] == '.' || in[i] == 'e' || in[i] == 'E'))
-				copy_float(in, len, &i, &o);
-			else if (v > INT_MAX && !(i < len && in[i] == 'L'))
-				*o++ = 'L';
-		} else if (c == '.' && is_digit(n)) {
-			copy_float(in, len, &i, &o);
-		} else {
-			line += (c == '\n');
-			*o++ = in[i++];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-/* Reads all of `path` (at most CONFIG_MAX_FILE bytes); NULL with errno set. */
-static char *
-read_all(const char *path, size_t *lenp)
-{
-	FILE *f = fopen(path, "r");
-	size_t len = 0, cap = 4096;
-	char *buf;
-
-	if (f == NULL)
-		return NULL;
-	buf = malloc(cap);
-	if (buf == NULL) {
-		fclose(f);
-		errno = ENOMEM;
-		return NULL;
-	}
-	for (;;) {
-		size_t got = fread(buf + len, 1, cap - len, f);
-
-		len += got;
-		if (got == 0 || len < cap) {
-			if (ferror(f)) {
-				int e = errno != 0 ? errno : EIO;
-
-				free(buf);
-				fclose(f);
-				errno = e;
-				return NULL;
-			}
-			if (feof(f))
-				break;
-			continue;
-		}
-		if (cap >= CONFIG_MAX_FILE) {
-			free(buf);
-			fclose(f);
-			errno = EFBIG;
-			return NULL;
-		}
-		char *bigger = realloc(buf, cap * 2);
-
-		if (bigger == NULL) {
-			free(buf);
-			fclose(f);
-			errno = ENOMEM;
-			return NULL;
-		}
-		buf = bigger;
-		cap *= 2;
-	}
-	fclose(f);
-	*lenp = len;
-	return buf;
-}
-
 static void
 apply_file_setting(struct loader *ld, int idx, const config_setting_t *cs)
 {
@@ -754,7 +552,7 @@ walk(struct loader *ld, const config_setting_t *group, const char *prefix)
 		    config_setting_name(cs));
 		for (char *c = path; *c != '\0'; c++)
 			if (*c == '*')
-				*c = '.';	/* undo prepare_source() */
+				*c = '.';	/* undo config_source_prepare() */
 		idx = find_setting(path);
 		if (idx >= 0) {
 			apply_file_setting(ld, idx, cs);
@@ -775,7 +573,7 @@ static void
 load_file(struct loader *ld, config_t *lc)
 {
 	size_t len;
-	char *text = read_all(ld->path, &len), *src;
+	char *text = config_source_read(ld->path, &len), *src;
 	unsigned line;
 	const char *why;
 
@@ -783,7 +581,7 @@ load_file(struct loader *ld, config_t *lc)
 		loader_error(ld, "%s: cannot read: %s", ld->path, strerror(errno));
 		return;
 	}
-	src = prepare_source(text, len, &line, &why);
+	src = config_source_prepare(text, len, &line, &why);
 	free(text);
 	if (src == NULL) {
 		loader_error(ld, "%s:%u: syntax error: %s", ld->path, line, why);
@@ -931,146 +729,6 @@ config_free(struct er_config *cfg)
 	}
 	free(cfg->config_file);
 	memset(cfg, 0, sizeof(*cfg));
-}
-
-/* Writes `s[0..len)` as a libconfig string body (no quotes). */
-static void
-put_escaped(FILE *out, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		switch (s[i]) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		default:
-			fputc(s[i], out);
-		}
-	}
-}
-
-/* amqp://user:secret@host -> amqp://user:********@host, each element. */
-static void
-put_masked_urls(FILE *out, const char *s)
-{
-	for (const char *e = s;;) {
-		const char *end = strchr(e, ',');
-		size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
-		const char *auth = strstr(e, "://");
-		const char *at = NULL, *colon = NULL;
-
-		if (auth != NULL && auth + 3 <= e + len) {
-			auth += 3;
-			at = memchr(auth, '@', len - (size_t)(auth - e));
-			if (at != NULL)
-				colon = memchr(auth, ':', (size_t)(at - auth));
-		}
-		if (colon != NULL) {
-			put_escaped(out, e, (size_t)(colon + 1 - e));
-			fputs(MASK, out);
-			put_escaped(out, at, len - (size_t)(at - e));
-		} else {
-			put_escaped(out, e, len);
-		}
-		if (end == NULL)
-			return;
-		fputc(',', out);
-		e = end + 1;
-	}
-}
-
-/* Whether s[0..len) contains `word`, ignoring case. */
-static int
-contains_word(const char *s, size_t len, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (size_t i = 0; i + n <= len; i++)
-		if (strncasecmp(s + i, word, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* Secret: a setting named "password", or a property naming one. */
-static int
-is_secret_setting(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-
-	return strcmp(dot != NULL ? dot + 1 : path, "password") == 0;
-}
-
-static int
-is_secret_property(const char *name, size_t len)
-{
-	return contains_word(name, len, "password") || contains_word(name, len, "secret");
-}
-
-void
-config_dump(const struct er_config *cfg, FILE *out)
-{
-	for (size_t i = 0; i < NSETTINGS; i++) {
-		const struct setting *st = &settings[i];
-		const void *p = (const char *)cfg + st->off;
-		const char *s;
-
-		fprintf(out, "%s = ", st->path);
-		switch (st->type) {
-		case ST_INT:
-			fprintf(out, "%ld", *(const long *)p);
-			break;
-		case ST_BOOL:
-			fputs(*(const int *)p ? "true" : "false", out);
-			break;
-		case ST_LEVEL:
-			fprintf(out, "\"%s\"", log_level_name(*(const enum log_level *)p));
-			break;
-		case ST_STR:
-		case ST_ADDR:
-		case ST_URL:
-			s = *(char *const *)p != NULL ? *(char *const *)p : "";
-			fputc('"', out);
-			if (st->type == ST_URL)
-				put_masked_urls(out, s);
-			else if (*s != '\0' && is_secret_setting(st->path))
-				fputs(MASK, out);
-			else
-				put_escaped(out, s, strlen(s));
-			fputc('"', out);
-			break;
-		case ST_LIST: {
-			const struct er_strlist *l = p;
-
-			fputc('[', out);
-			for (size_t k = 0; k < l->n; k++) {
-				const char *eq = strchr(l->v[k], '=');
-
-				fputs(k > 0 ? ", \"" : " \"", out);
-				if (eq != NULL && is_secret_property(l->v[k], (size_t)(eq - l->v[k]))) {
-					put_escaped(out, l->v[k], (size_t)(eq + 1 - l->v[k]));
-					fputs(MASK, out);
-				} else {
-					put_escaped(out, l->v[k], strlen(l->v[k]));
-				}
-				fputc('"', out);
-			}
-			fputs(l->n > 0 ? " ]" : "]", out);
-			break;
-		}
-		}
-		fputs(";\n", out);
-	}
 }
 
 size_t
