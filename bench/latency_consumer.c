@@ -156,7 +156,7 @@ static int assign_at_end(rd_kafka_t *rk, const char *topic)
 		md = NULL;
 		if (tries >= 20)
 			die("metadata for %s: %s", topic, rd_kafka_err2str(err));
-		nanosleep(&(struct timespec){ 0, 250000000 }, NULL);
+		nanosleep(&(struct timespec){ 0, 250000000 }, NULL);	/* poll metadata, 20 tries: deadline 5 s */
 	}
 	n = md->topics[0].partition_cnt;
 	parts = rd_kafka_topic_partition_list_new(n);

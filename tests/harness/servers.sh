@@ -107,7 +107,7 @@ wait_for() {
 			echo "wait_for: gave up after ${deadline}s: $*" >&2
 			return 1
 		fi
-		sleep 0.1
+		sleep 0.1 # poll interval of the deadline loop above
 	done
 }
 
@@ -199,7 +199,7 @@ harness_stop_pid() {
 			end=$(($(_h_now_ms) + 10000))
 			timeout=10
 		fi
-		sleep 0.05
+		sleep 0.05 # poll interval until the deadline
 	done
 	if ((child)); then
 		[[ -d ${HARNESS_TMP:-} ]] && err=$HARNESS_TMP/.wait.err
