@@ -428,6 +428,7 @@ amqp_lost_cb(void *arg)
 	struct slot *s;
 
 	w->generation = 0;
+	w->acks_pending = 0;	/* nothing of the old channel can be acked */
 	ack_tracker_reset(&w->tracker, 0, drop_cb, w);
 	/* Their confirms will never come; the originals are redelivered. */
 	while ((s = slot_queue_pop(&w->dlq)) != NULL)
@@ -499,7 +500,15 @@ relay_run_timers(struct worker *w)
 			slot_free(w, s);
 			continue;
 		}
-		if (s->due_ms > w->now_ms || (w->stopping && s->state != SLOT_RETRY_WAIT)) {
+		if (w->stopping && s->state == SLOT_CLAIM_WAIT) {
+			/*
+			 * Stopping: a copy waiting for another consumer is
+			 * left unacked for the broker to redeliver (and its
+			 * slot to the pool's teardown), not rechecked.
+			 */
+			continue;
+		}
+		if (s->due_ms > w->now_ms) {
 			slot_queue_push(&w->timers, s);
 			continue;
 		}
