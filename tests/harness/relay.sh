@@ -2,6 +2,7 @@
 # relay.sh: helpers for tests that run event-relayd against the harness's
 # servers (source servers.sh first).
 #
+#   relay_test_start             servers + 20,000 events pre-loaded
 #   start_relay [VAR=VALUE...]   run event-relayd -f with the seed env
 #                                variables pointing at the private servers;
 #                                waits for /ready; sets RELAY_PID, METRICS_URL
@@ -17,6 +18,21 @@ ER_RELAYD=${ER_RELAYD:-$ER_BUILDDIR/src/event-relayd}
 ER_GET=${ER_GET:-$ER_BUILDDIR/tests/tools/er-get}
 RELAY_QUEUE=${RELAY_QUEUE:-events}
 RELAY_TOPIC=${RELAY_TOPIC:-events}
+
+# relay_test_start: the standard start of a relay test: private
+# RabbitMQ, Redis and a 16-partition topic `events`, and the queue
+# pre-loaded with 20,000 events, every 10th published twice and a
+# non-JSON message after every 1000th (22,020 messages). The distinct
+# events are in $HARNESS_TMP/expected, in read_topic.sh's format.
+relay_test_start() {
+	harness_require kcat curl
+	harness_init
+	start_rabbitmq
+	start_redis
+	start_kafka_mock events:16
+	"$ER_PUBLISH" -u "$AMQP_URL" -q events -n 20000 --dup-every 10 \
+		--poison-every 1000 --persistent --expected "$HARNESS_TMP/expected"
+}
 
 start_relay() {
 	local port

@@ -11,16 +11,8 @@ set -euo pipefail
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
 . "$ER_SRCDIR/tests/harness/relay.sh"
 
-harness_require kcat curl
-harness_init
+relay_test_start
 tmp=$HARNESS_TMP
-
-start_rabbitmq
-start_redis
-start_kafka_mock events:16
-
-"$ER_PUBLISH" -u "$AMQP_URL" -q events -n 20000 --dup-every 10 \
-	--poison-every 1000 --persistent --expected "$tmp/expected"
 # Three more poison messages, one for each other decoding reason.
 {
 	echo '{"correlation_id":"c","payload":{"seq":-1}}'
