@@ -76,6 +76,10 @@ struct redis_claim {
 	size_t fifo_cap, fifo_head, fifo_len;
 	size_t setup_pending;
 	int logged_down;
+	/* "<key_prefix><route>:" for `key_route`, then room for an id */
+	char *key;
+	size_t key_cap, key_head;
+	const struct route *key_route;
 };
 
 static uint64_t
@@ -248,6 +252,7 @@ redis_claim_destroy(struct redis_claim *r)
 	if (r->c != NULL)
 		redisFree(r->c);
 	free(r->fifo);
+	free(r->key);
 	free(r);
 }
 
@@ -420,35 +425,68 @@ redis_claim_next_due(const struct redis_claim *r)
 	return UINT64_MAX;
 }
 
-/* prefix + route + ':' + id; the id is at most EVENT_ID_MAX bytes. */
+/*
+ * The slot's key, prefix + route + ':' + id, in r->key; its length, or
+ * 0 (ENOMEM). The head is built once per route, not per message.
+ */
 static size_t
-build_key(const struct redis_claim *r, const struct slot *s, char *key, size_t cap)
+build_key(struct redis_claim *r, const struct slot *s)
 {
-	int n = snprintf(key, cap, "%s%s:", r->cfg->redis_key_prefix, s->route->name);
-	size_t len = (size_t)n;
+	if (r->key_route != s->route) {
+		size_t head = strlen(r->cfg->redis_key_prefix) + strlen(s->route->name) + 1;
+		char *k = realloc(r->key, head + EVENT_ID_MAX + 1);
 
-	if (n < 0 || len + s->ev.id_len >= cap)
+		if (k == NULL)
+			return 0;
+		r->key = k;
+		r->key_cap = head + EVENT_ID_MAX + 1;
+		r->key_head = (size_t)sprintf(k, "%s%s:", r->cfg->redis_key_prefix, s->route->name);
+		r->key_route = s->route;
+	}
+	if (s->ev.id_len > EVENT_ID_MAX)
 		return 0;
-	memcpy(key + len, s->ev.id, s->ev.id_len);
-	return len + s->ev.id_len;
+	memcpy(r->key + r->key_head, s->ev.id, s->ev.id_len);
+	return r->key_head + s->ev.id_len;
+}
+
+/* Appends the decimal form of v at p; returns the end. */
+static char *
+put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
 }
 
 int
 redis_claim_claim(struct redis_claim *r, struct slot *s)
 {
-	char key[512 + EVENT_ID_MAX], token[160];
-	size_t klen;
-	int tlen;
+	char token[sizeof(r->token_prefix) + 48], *t;
+	size_t klen, plen;
 
 	if (r->state != RC_READY)
 		return -1;
-	klen = build_key(r, s, key, sizeof(key));
-	tlen = snprintf(token, sizeof(token), "%s:%llu:%llu", r->token_prefix,
-	    (unsigned long long)s->generation, (unsigned long long)s->tag);
+	klen = build_key(r, s);
+	/* "<token_prefix>:<generation>:<tag>", unique per delivery */
+	plen = strlen(r->token_prefix);
+	memcpy(token, r->token_prefix, plen);
+	t = token + plen;
+	*t++ = ':';
+	t = put_u64(t, s->generation);
+	*t++ = ':';
+	t = put_u64(t, s->tag);
 	{
-		const char *argv[] = {"EVALSHA", r->sha, "1", key, token, r->lease_ms,
+		const char *argv[] = {"EVALSHA", r->sha, "1", r->key, token, r->lease_ms,
 		    s->redelivered ? "1" : "0"};
-		size_t argvlen[] = {7, strlen(r->sha), 1, klen, (size_t)tlen, strlen(r->lease_ms), 1};
+		size_t argvlen[] = {7, strlen(r->sha), 1, klen, (size_t)(t - token),
+		    strlen(r->lease_ms), 1};
 
 		if (klen == 0 || append(r, 7, argv, argvlen) < 0 || fifo_push(r, REQ_CLAIM, s) < 0)
 			return -1;
@@ -459,14 +497,13 @@ redis_claim_claim(struct redis_claim *r, struct slot *s)
 int
 redis_claim_mark(struct redis_claim *r, struct slot *s)
 {
-	char key[512 + EVENT_ID_MAX];
 	size_t klen;
 
 	if (r->state != RC_READY)
 		return -1;
-	klen = build_key(r, s, key, sizeof(key));
+	klen = build_key(r, s);
 	{
-		const char *argv[] = {"SET", key, "done", "PX", r->ttl_ms};
+		const char *argv[] = {"SET", r->key, "done", "PX", r->ttl_ms};
 		size_t argvlen[] = {3, klen, 4, 2, strlen(r->ttl_ms)};
 
 		if (klen == 0 || append(r, 5, argv, argvlen) < 0 || fifo_push(r, REQ_MARK, s) < 0)

@@ -279,6 +279,14 @@ claim(struct worker *w, struct slot *s)
 		s->state = SLOT_CLAIMING;
 		return;
 	}
+	if (redis_claim_ready(w->redis)) {
+		/* Ready but refused (out of memory): try again later. */
+		s->state = SLOT_CLAIM_WAIT;
+		s->due_ms = w->now_ms + retry_delay(w, s->attempts++);
+		slot_queue_push(&w->timers, s);
+		return;
+	}
+	/* Redis is down: the ready callback claims the queue again. */
 	s->state = SLOT_CLAIM_QUEUED;
 	slot_queue_push(&w->claim_q, s);
 }
