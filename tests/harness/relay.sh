@@ -112,3 +112,36 @@ check_none_missing() {
 	uniq=$(LC_ALL=C sort -u "$got" | wc -l)
 	echo $((total - uniq))
 }
+
+# fault_hold SECONDS: keep a fault in place this long. This is the
+# fault's duration, part of the scenario, not a wait for a condition.
+fault_hold() {
+	sleep "$1" # duration of the fault itself, not polling
+}
+
+# wait_progress DEADLINE_S: wait until event_relay_acked_total moves,
+# and print how many ms that took (a fault test's recovery time).
+wait_progress() {
+	local before t0
+	before=$(metric event_relay_acked_total || echo 0)
+	t0=$(_h_now_ms)
+	wait_for --deadline "${1:-120}" _metric_cmp event_relay_acked_total '>' "$before" ||
+		h_fail "no progress within ${1:-120} s after the fault"
+	echo $(($(_h_now_ms) - t0))
+}
+
+# fault_finish NAME RECOVERY_MS: the end of a fault test: the queue
+# drains, nothing is in flight, Kafka holds every event (duplicates
+# allowed and reported), the 20 poison messages are dead-lettered.
+fault_finish() {
+	local name=$1 recovery=$2 dups
+	wait_queue_empty events 180 || h_fail "events queue not drained: $(queue_counts events)"
+	wait_metric event_relay_in_flight == 0 60
+	"$READ_TOPIC" "$KAFKA_BROKERS" events "$HARNESS_TMP/got"
+	dups=$(check_none_missing "$HARNESS_TMP/expected" "$HARNESS_TMP/got")
+	read -r ready unacked < <(queue_counts events.dlq)
+	((ready >= 20 && unacked == 0)) || h_fail "events.dlq: $ready ready, $unacked unacked; want >= 20, 0"
+	h_log "$name: 20000 events, 0 lost, $dups duplicate records, recovery ${recovery} ms," \
+		"$(metric event_relay_duplicates_total) duplicates caught by Redis"
+	harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
+}
