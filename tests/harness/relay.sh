@@ -130,17 +130,19 @@ wait_progress() {
 	echo $(($(_h_now_ms) - t0))
 }
 
-# fault_finish NAME RECOVERY_MS: the end of a fault test: the queue
-# drains, nothing is in flight, Kafka holds every event (duplicates
-# allowed and reported), the 20 poison messages are dead-lettered.
+# fault_finish NAME RECOVERY_MS [DLQ_MIN]: the end of a fault test: the
+# queue drains, nothing is in flight, Kafka holds every event (duplicates
+# allowed and reported), and events.dlq holds at least DLQ_MIN (20, the
+# poison messages) dead letters, none unacked.
 fault_finish() {
-	local name=$1 recovery=$2 dups
+	local name=$1 recovery=$2 dlq_min=${3:-20} dups
 	wait_queue_empty events 180 || h_fail "events queue not drained: $(queue_counts events)"
 	wait_metric event_relay_in_flight == 0 60
 	"$READ_TOPIC" "$KAFKA_BROKERS" events "$HARNESS_TMP/got"
 	dups=$(check_none_missing "$HARNESS_TMP/expected" "$HARNESS_TMP/got")
 	read -r ready unacked < <(queue_counts events.dlq)
-	((ready >= 20 && unacked == 0)) || h_fail "events.dlq: $ready ready, $unacked unacked; want >= 20, 0"
+	((ready >= dlq_min && unacked == 0)) ||
+		h_fail "events.dlq: $ready ready, $unacked unacked; want >= $dlq_min, 0"
 	h_log "$name: 20000 events, 0 lost, $dups duplicate records, recovery ${recovery} ms," \
 		"$(metric event_relay_duplicates_total) duplicates caught by Redis"
 	harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
