@@ -113,6 +113,16 @@ check_none_missing() {
 	echo $((total - uniq))
 }
 
+# fault_test_start [CONF_LINE...]: relay_test_start, then event-relayd
+# with 2 workers and prefetch 50 (plus CONF_LINEs), until 3,000 events
+# are published: the moment a fault test injects its fault.
+fault_test_start() {
+	relay_test_start
+	printf '%s\n' 'rabbitmq = { prefetch = 50; };' "$@" >"$HARNESS_TMP/relay.conf"
+	start_relay WORKER_COUNT=2
+	wait_metric event_relay_published_total '>=' 3000 60
+}
+
 # fault_hold SECONDS: keep a fault in place this long. This is the
 # fault's duration, part of the scenario, not a wait for a condition.
 fault_hold() {

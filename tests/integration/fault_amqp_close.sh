@@ -1,5 +1,7 @@
 #!/bin/bash
-# fault_amqp_close.sh: RabbitMQ closes every connection (rabbitmqctl close_all_connections) mid-run; the workers reconnect, drop the delivery tags of the old channel and finish.
+# fault_amqp_close.sh: RabbitMQ closes every connection (rabbitmqctl
+# close_all_connections) mid-run; the workers reconnect, drop the
+# delivery tags of the old channel and finish.
 # No event may be missing from Kafka; the source queue ends empty with
 # nothing unacked and the poison messages dead-lettered.
 set -euo pipefail
@@ -7,11 +9,7 @@ set -euo pipefail
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
 . "$ER_SRCDIR/tests/harness/relay.sh"
 
-relay_test_start
-# A small prefetch keeps the relay mid-run when the fault comes.
-printf 'rabbitmq = { prefetch = 50; };\n' >"$HARNESS_TMP/relay.conf"
-start_relay WORKER_COUNT=2
-wait_metric event_relay_published_total '>=' 3000 60
+fault_test_start
 
 rmq_ctl close_all_connections fault-test >/dev/null
 h_log "fault injected and removed"

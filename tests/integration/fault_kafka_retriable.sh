@@ -14,12 +14,7 @@ set -euo pipefail
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
 . "$ER_SRCDIR/tests/harness/relay.sh"
 
-relay_test_start
-printf '%s\n' 'rabbitmq = { prefetch = 50; };' \
-	'kafka = { properties = [ "max.in.flight.requests.per.connection=1" ]; };' \
-	>"$HARNESS_TMP/relay.conf"
-start_relay WORKER_COUNT=2
-wait_metric event_relay_published_total '>=' 3000 60
+fault_test_start 'kafka = { properties = [ "max.in.flight.requests.per.connection=1" ]; };'
 
 kafka_cmd "err Produce 100 REQUEST_TIMED_OUT" >/dev/null
 kafka_cmd "err Produce 100 NOT_ENOUGH_REPLICAS" >/dev/null
