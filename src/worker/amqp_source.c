@@ -525,6 +525,12 @@ handle_frame(struct amqp_source *a, amqp_frame_t *f)
 	return 1;
 }
 
+void
+amqp_source_saw_input(struct amqp_source *a, uint64_t now_ms)
+{
+	a->last_rx_ms = now_ms;
+}
+
 int
 amqp_source_read(struct amqp_source *a, uint64_t now_ms, int max)
 {

@@ -52,6 +52,13 @@ int amqp_source_buffered(const struct amqp_source *a);
 void amqp_source_tick(struct amqp_source *a, uint64_t now_ms);
 uint64_t amqp_source_next_due(const struct amqp_source *a);
 
+/*
+ * The socket was readable: the broker is alive. Heartbeat frames are
+ * consumed inside rabbitmq-c and never reach the reader, so the poll
+ * result is the only sign of them.
+ */
+void amqp_source_saw_input(struct amqp_source *a, uint64_t now_ms);
+
 /* Reads frames until none are buffered or `max` deliveries completed. */
 int amqp_source_read(struct amqp_source *a, uint64_t now_ms, int max);
 

@@ -263,6 +263,8 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		}
 		if (ir >= 0 && pfd[ir].revents)
 			redis_claim_handle(w.redis, pfd[ir].revents, w.now_ms);
+		if (ia >= 0 && (pfd[ia].revents & POLLIN))
+			amqp_source_saw_input(w.amqp, w.now_ms);
 		if ((ia >= 0 && (pfd[ia].revents & (POLLIN | POLLHUP | POLLERR))) ||
 		    amqp_source_buffered(w.amqp))
 			amqp_source_read(w.amqp, w.now_ms, READ_BATCH);
