@@ -26,6 +26,7 @@
 
 #include "common/backoff.h"
 #include "common/config.h"
+#include "common/host.h"
 #include "common/log.h"
 #include "common/route.h"
 #include "worker/amqp_source.h"
@@ -128,7 +129,7 @@ amqp_source_new(const struct er_config *cfg, const struct route *route, int work
     struct stats_values *counters)
 {
 	struct amqp_source *a = calloc(1, sizeof(*a));
-	char host[64];
+	const char *host;
 	const char *p;
 
 	if (a == NULL)
@@ -140,9 +141,7 @@ amqp_source_new(const struct er_config *cfg, const struct route *route, int work
 	a->gauges = gauges;
 	a->counters = counters;
 	a->worker_id = worker_id;
-	if (gethostname(host, sizeof(host)) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
+	host = host_name();
 	snprintf(a->worker_name, sizeof(a->worker_name), "%s/%ld/worker-%d", host, (long)getpid(), worker_id);
 	snprintf(a->consumer_tag, sizeof(a->consumer_tag), "event-relay-%s-%ld-w%d", host, (long)getpid(), worker_id);
 	/* rabbitmq.url may list several brokers, tried in turn. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/host.h"
 #include "common/log.h"
 #include "common/route.h"
 #include "common/stats.h"
@@ -206,7 +207,8 @@ kafka_sink_new(const struct er_config *cfg, int worker_id, const struct kafka_si
 {
 	struct kafka_sink *k = calloc(1, sizeof(*k));
 	rd_kafka_conf_t *conf;
-	char err[512], client_id[128], host[64];
+	char err[512], client_id[128];
+	const char *host;
 
 	if (k == NULL) {
 		log_error("kafka_sink: out of memory");
@@ -222,9 +224,7 @@ kafka_sink_new(const struct er_config *cfg, int worker_id, const struct kafka_si
 		return NULL;
 	}
 	conf = rd_kafka_conf_new();
-	if (gethostname(host, sizeof(host)) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
+	host = host_name();
 	snprintf(client_id, sizeof(client_id), "event-relay-%s-w%d", host, worker_id);
 	if (conf_set(conf, "client.id", client_id, err, sizeof(err)) < 0 ||
 	    conf_build(conf, cfg, err, sizeof(err)) < 0) {

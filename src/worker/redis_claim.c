@@ -23,6 +23,7 @@
 
 #include "common/backoff.h"
 #include "common/config.h"
+#include "common/host.h"
 #include "common/log.h"
 #include "common/route.h"
 #include "common/stats.h"
@@ -214,7 +215,7 @@ redis_claim_new(const struct er_config *cfg, int worker_id, const struct redis_c
     void *arg, struct stats_gauges *gauges, struct stats_values *counters)
 {
 	struct redis_claim *r = calloc(1, sizeof(*r));
-	char host[64];
+	const char *host;
 
 	if (r == NULL) {
 		log_error("redis_claim: out of memory");
@@ -230,9 +231,7 @@ redis_claim_new(const struct er_config *cfg, int worker_id, const struct redis_c
 		free(r);
 		return NULL;
 	}
-	if (gethostname(host, sizeof(host)) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
+	host = host_name();
 	snprintf(r->token_prefix, sizeof(r->token_prefix), "%s:%ld:w%d", host, (long)getpid(), worker_id);
 	snprintf(r->lease_ms, sizeof(r->lease_ms), "%ld", cfg->redis_lease * 1000);
 	snprintf(r->ttl_ms, sizeof(r->ttl_ms), "%ld", cfg->redis_ttl * 1000);
