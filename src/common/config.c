@@ -34,6 +34,7 @@ enum setting_type {
 	ST_URL,
 	ST_LEVEL,
 	ST_LIST,
+	ST_CHOICE,
 };
 
 struct setting {
@@ -169,6 +170,7 @@ store(struct er_config *cfg, const struct setting *st, union value *v)
 	case ST_STR:
 	case ST_ADDR:
 	case ST_URL:
+	case ST_CHOICE:
 		free(*(char **)p);
 		*(char **)p = v->s;
 		break;
@@ -330,7 +332,63 @@ check_pair(const char *s, size_t len)
 }
 
 /*
- * The one validator of string-typed values (STR, ADDR, URL, LEVEL),
+ * CHOICE settings list their alternatives in the default, "a|b|c"; the
+ * first is the default. The index of `s` among them, or -1.
+ */
+static int
+choice_index(const char *alts, const char *s)
+{
+	size_t n = strlen(s);
+	int i = 0;
+
+	for (const char *p = alts;; i++) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+
+		if (len == n && strncmp(p, s, n) == 0)
+			return i;
+		if (bar == NULL)
+			return -1;
+		p = bar + 1;
+	}
+}
+
+/* "a, b or c" for the alternatives "a|b|c". */
+static void
+choice_list(const char *alts, char *buf, size_t bufsz)
+{
+	const char *last = strrchr(alts, '|');
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (const char *p = alts; *p != '\0' && n + 5 < bufsz; p++) {
+		if (*p != '|') {
+			buf[n++] = *p;
+		} else if (p == last) {
+			memcpy(buf + n, " or ", 4);
+			n += 4;
+		} else {
+			memcpy(buf + n, ", ", 2);
+			n += 2;
+		}
+	}
+	buf[n] = '\0';
+}
+
+static const char *
+choice_first(const char *alts, char *buf, size_t bufsz)
+{
+	size_t len = strcspn(alts, "|");
+
+	if (len >= bufsz)
+		len = bufsz - 1;
+	memcpy(buf, alts, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+/*
+ * The one validator of string-typed values (STR, ADDR, URL, LEVEL, CHOICE),
  * from a file or as text. Fills `out` on success.
  */
 static int
@@ -359,6 +417,15 @@ parse_string(const struct setting *st, const char *s, union value *out, char *ms
 			return -1;
 		}
 		return 0;
+	case ST_CHOICE:
+		if (choice_index(st->def, s) < 0) {
+			char alts[128];
+
+			choice_list(st->def, alts, sizeof(alts));
+			snprintf(msg, msgsz, "must be %s", alts);
+			return -1;
+		}
+		break;
 	case ST_INT:
 	case ST_BOOL:
 	case ST_LIST:
@@ -420,6 +487,7 @@ parse_text(const struct setting *st, const char *s, union value *out, char *msg,
 	case ST_ADDR:
 	case ST_URL:
 	case ST_LEVEL:
+	case ST_CHOICE:
 		break;
 	}
 	return parse_string(st, s, out, msg, msgsz);
@@ -488,6 +556,7 @@ parse_setting(const struct setting *st, const config_setting_t *cs, union value 
 	case ST_ADDR:
 	case ST_URL:
 	case ST_LEVEL:
+	case ST_CHOICE:
 		if (type != CONFIG_TYPE_STRING) {
 			snprintf(msg, msgsz, "expected a string");
 			return -1;
@@ -506,8 +575,13 @@ load_defaults(struct loader *ld)
 		union value v;
 		char msg[256];
 
+		char first[64];
+		const char *def = settings[i].def;
+
+		if (settings[i].type == ST_CHOICE)	/* the first alternative */
+			def = choice_first(def, first, sizeof(first));
 		/* A default that does not parse is a bug in settings.def. */
-		if (parse_text(&settings[i], settings[i].def, &v, msg, sizeof(msg)) != 0)
+		if (parse_text(&settings[i], def, &v, msg, sizeof(msg)) != 0)
 			setting_error(ld, &none, settings[i].path, "bad default \"%s\": %s",
 			    settings[i].def, msg);
 		else
@@ -722,7 +796,7 @@ config_free(struct er_config *cfg)
 		if (settings[i].type == ST_LIST) {
 			strlist_free(p);
 		} else if (settings[i].type == ST_STR || settings[i].type == ST_ADDR ||
-		    settings[i].type == ST_URL) {
+		    settings[i].type == ST_URL || settings[i].type == ST_CHOICE) {
 			free(*(char **)p);
 			*(char **)p = NULL;
 		}

@@ -39,6 +39,19 @@ roff(const char *s, int literal)
 	}
 }
 
+/* roff() of the first n bytes of s, as a literal. */
+static void
+roff_n(const char *s, size_t n)
+{
+	char buf[128];
+
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	roff(buf, 1);
+}
+
 /* Writes prose filled to lines of at most ~72 bytes, then a newline. */
 static void
 text(const char *s)
@@ -83,6 +96,10 @@ put_default(const struct setting_doc *d)
 {
 	if (strcmp(d->type, "INT") == 0 || strcmp(d->type, "BOOL") == 0) {
 		roff(d->def, 1);
+	} else if (strcmp(d->type, "CHOICE") == 0) {
+		fputs("\\(dq", stdout);
+		roff_n(d->def, strcspn(d->def, "|"));
+		fputs("\\(dq", stdout);
 	} else if (strcmp(d->type, "LIST") == 0) {
 		fputs("[ ", stdout);
 		roff(d->def, 1);
@@ -111,6 +128,22 @@ put_type(const struct setting_doc *d)
 
 	if (strcmp(d->type, "INT") == 0) {
 		printf("An integer from %ld to %ld.\n", d->min, d->max);
+		return;
+	}
+	if (strcmp(d->type, "CHOICE") == 0) {
+		fputs("One of the strings ", stdout);
+		for (const char *p = d->def;;) {
+			size_t len = strcspn(p, "|");
+
+			fputs("\\(dq", stdout);
+			roff_n(p, len);
+			fputs("\\(dq", stdout);
+			if (p[len] == '\0')
+				break;
+			p += len + 1;
+			fputs(strchr(p, '|') != NULL ? ", " : " or ", stdout);
+		}
+		fputs(".\n", stdout);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {

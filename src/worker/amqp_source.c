@@ -56,7 +56,9 @@ struct amqp_source {
 
 	amqp_connection_state_t conn;
 	int up;
-	int cancelled;
+	int stopped;		/* cancelled for good: never consume again */
+	int paused;		/* consuming suspended (breaker open) */
+	int consuming;		/* basic.consume sent and not cancelled */
 	uint64_t generation;
 	uint64_t connects;
 	uint64_t next_connect_ms;
@@ -158,7 +160,8 @@ amqp_source_new(const struct er_config *cfg, const struct route *route, int work
 		free(a);
 		return NULL;
 	}
-	backoff_init(&a->backoff, (uint64_t)cfg->retry_initial_ms, (uint64_t)cfg->retry_max_ms, 2.0,
+	backoff_init(&a->backoff, (uint64_t)cfg->retry_initial_ms, (uint64_t)cfg->retry_max_ms,
+	    (double)cfg->retry_multiplier,
 	    (uint64_t)getpid() * 40503u + 1);
 	return a;
 }
@@ -277,11 +280,16 @@ connect_url(struct amqp_source *a, const char *url_text)
 	amqp_confirm_select(a->conn, CH_PUBLISH);
 	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "confirm.select") < 0)
 		goto fail;
-	amqp_basic_consume(a->conn, CH_CONSUME, amqp_cstring_bytes(a->route->queue),
-	    amqp_cstring_bytes(a->consumer_tag), 0, 0, 0, amqp_empty_table);
-	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "basic.consume") < 0)
-		goto fail;
-	log_info("amqp_source: consuming %s on %s:%d%s (prefetch %ld)", a->route->queue, ci.host,
+	a->consuming = 0;
+	if (!a->paused && !a->stopped) {
+		amqp_basic_consume(a->conn, CH_CONSUME, amqp_cstring_bytes(a->route->queue),
+		    amqp_cstring_bytes(a->consumer_tag), 0, 0, 0, amqp_empty_table);
+		if (reply_ok(a, amqp_get_rpc_reply(a->conn), "basic.consume") < 0)
+			goto fail;
+		a->consuming = 1;
+	}
+	log_info("amqp_source: %s %s on %s:%d%s (prefetch %ld)",
+	    a->consuming ? "consuming" : "connected, not consuming yet,", a->route->queue, ci.host,
 	    ci.port, ci.vhost, a->cfg->amqp_prefetch);
 	free(url);
 	return 0;
@@ -307,7 +315,6 @@ connect_now(struct amqp_source *a, uint64_t now_ms)
 			a->publish_seq = 0;
 			a->nreturned = 0;
 			a->ret_state = 0;
-			a->cancelled = 0;
 			a->last_rx_ms = now_ms;
 			a->last_service_ms = now_ms;
 			backoff_reset(&a->backoff);
@@ -447,6 +454,7 @@ handle_frame(struct amqp_source *a, amqp_frame_t *f)
 			disconnect(a, "the broker cancelled the consumer (queue deleted?)");
 			return -1;
 		case AMQP_BASIC_CANCEL_OK_METHOD:
+		case AMQP_BASIC_CONSUME_OK_METHOD:
 			return 0;
 		case AMQP_CONNECTION_CLOSE_METHOD:
 		case AMQP_CHANNEL_CLOSE_METHOD:
@@ -688,18 +696,48 @@ amqp_props_clone(amqp_basic_properties_t *dst, const amqp_basic_properties_t *sr
 	return 0;
 }
 
-void
-amqp_source_cancel(struct amqp_source *a)
+/* basic.cancel without waiting: deliveries already sent still arrive. */
+static void
+send_cancel(struct amqp_source *a)
 {
 	amqp_basic_cancel_t req;
 
-	if (a->conn == NULL || a->cancelled)
-		return;
+	a->consuming = 0;
 	req.consumer_tag = amqp_cstring_bytes(a->consumer_tag);
 	req.nowait = 0;
 	if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CANCEL_METHOD, &req) != AMQP_STATUS_OK)
 		disconnect(a, "basic.cancel failed");
-	a->cancelled = 1;
+}
+
+void
+amqp_source_cancel(struct amqp_source *a)
+{
+	a->stopped = 1;
+	if (a->conn != NULL && a->consuming)
+		send_cancel(a);
+}
+
+void
+amqp_source_pause(struct amqp_source *a, int paused)
+{
+	a->paused = paused;
+	if (a->conn == NULL)
+		return;	/* connect_url() consumes or not */
+	if (paused && a->consuming) {
+		send_cancel(a);
+	} else if (!paused && !a->consuming && !a->stopped) {
+		amqp_basic_consume_t req;
+
+		memset(&req, 0, sizeof(req));
+		req.queue = amqp_cstring_bytes(a->route->queue);
+		req.consumer_tag = amqp_cstring_bytes(a->consumer_tag);
+		req.arguments = amqp_empty_table;
+		/* consume-ok is read (and ignored) by the frame reader */
+		if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CONSUME_METHOD, &req) != AMQP_STATUS_OK)
+			disconnect(a, "basic.consume failed");
+		else
+			a->consuming = 1;
+	}
 }
 
 void

@@ -78,8 +78,13 @@ int amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 int amqp_props_clone(amqp_basic_properties_t *dst, const amqp_basic_properties_t *src,
     amqp_pool_t *pool);
 
-/* Stops consuming (basic.cancel) for a graceful stop. */
+/* Stops consuming (basic.cancel) for a graceful stop, for good. */
 void amqp_source_cancel(struct amqp_source *a);
+/*
+ * Suspends (basic.cancel) or resumes (basic.consume) consuming, now and
+ * across reconnects; deliveries already received are unaffected.
+ */
+void amqp_source_pause(struct amqp_source *a, int paused);
 /* Closes channels and connection; unacked deliveries go back to the queue. */
 void amqp_source_close(struct amqp_source *a);
 

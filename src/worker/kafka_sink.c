@@ -28,8 +28,16 @@
 #define KAFKA_MAX_TOPICS 16
 
 struct kafka_sink {
+	const struct er_config *cfg;
+	int worker_id;
 	rd_kafka_t *rk;
 	int pipefd[2];
+	int discard;		/* destroying: reports are not the relay's any more */
+	int up;			/* a broker was UP in the last statistics */
+	uint64_t now_ms;
+	uint64_t outstanding;	/* produced, not yet reported */
+	uint64_t progress_ms;	/* last report, or when outstanding left 0 */
+	uint64_t stall_ms;	/* no report for this long while outstanding: stalled */
 	const struct kafka_sink_ops *ops;
 	void *arg;
 	struct stats_gauges *gauges;
@@ -138,8 +146,16 @@ dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	struct kafka_sink *k = opaque;
 
 	(void)rk;
-	if (m->err == 0 && k->gauges != NULL)
-		stat_set(&k->gauges->kafka_up, 1);
+	if (k->discard)
+		return;
+	if (k->outstanding > 0)
+		k->outstanding--;
+	k->progress_ms = k->now_ms;
+	if (m->err == 0) {
+		k->up = 1;
+		if (k->gauges != NULL)
+			stat_set(&k->gauges->kafka_up, 1);
+	}
 	k->ops->delivered(k->arg, m->_private, m->err);
 }
 
@@ -149,8 +165,15 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	struct kafka_sink *k = opaque;
 
 	(void)rk;
-	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && k->gauges != NULL)
-		stat_set(&k->gauges->kafka_up, 0);
+	if (k->discard)
+		return;
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		k->up = 0;
+		if (k->gauges != NULL)
+			stat_set(&k->gauges->kafka_up, 0);
+		if (k->ops->all_down != NULL)
+			k->ops->all_down(k->arg);
+	}
 	if ((rd_kafka_resp_err_t)err == k->last_error)
 		log_debug("kafka_sink: %s: %s", rd_kafka_err2name(err), reason);
 	else
@@ -172,6 +195,8 @@ stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 
 	(void)rk;
 	(void)len;
+	if (k->discard)
+		return 0;
 	while (p != NULL && (p = strstr(p, "\"source\":\"")) != NULL && (end == NULL || p < end)) {
 		const char *src = p + 10;
 		const char *st = strstr(src, "\"state\":\"");
@@ -182,6 +207,7 @@ stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 			up++;
 		p = st + 9;
 	}
+	k->up = up > 0;
 	if (k->gauges != NULL)
 		stat_set(&k->gauges->kafka_up, up > 0);
 	if (up > 0)
@@ -201,38 +227,42 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 		log_debug("kafka_sink: %s: %s", fac, buf);
 }
 
-struct kafka_sink *
-kafka_sink_new(const struct er_config *cfg, int worker_id, const struct kafka_sink_ops *ops,
-    void *arg, struct stats_gauges *gauges)
+/* A property's value in milliseconds, as librdkafka has it, or `def`. */
+static uint64_t
+conf_ms(const rd_kafka_conf_t *conf, const char *name, uint64_t def)
 {
-	struct kafka_sink *k = calloc(1, sizeof(*k));
-	rd_kafka_conf_t *conf;
-	char err[512], client_id[128];
-	const char *host;
+	char buf[32];
+	size_t n = sizeof(buf);
+	char *end;
+	unsigned long long v;
 
-	if (k == NULL) {
-		log_error("kafka_sink: out of memory");
-		return NULL;
-	}
-	k->ops = ops;
-	k->arg = arg;
-	k->gauges = gauges;
-	k->pipefd[0] = k->pipefd[1] = -1;
-	if (pipe2(k->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
-		log_error("kafka_sink: pipe: %s", strerror(errno));
-		free(k);
-		return NULL;
-	}
-	conf = rd_kafka_conf_new();
-	host = host_name();
-	snprintf(client_id, sizeof(client_id), "event-relay-%s-w%d", host, worker_id);
+	if (rd_kafka_conf_get(conf, name, buf, &n) != RD_KAFKA_CONF_OK)
+		return def;
+	v = strtoull(buf, &end, 10);
+	return *end == '\0' ? (uint64_t)v : def;
+}
+
+/* Creates the rd_kafka_t; 0, or -1 after logging why. */
+static int
+producer_start(struct kafka_sink *k)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_queue_t *q;
+	char err[512], client_id[128];
+
+	snprintf(client_id, sizeof(client_id), "event-relay-%s-w%d", host_name(), k->worker_id);
 	if (conf_set(conf, "client.id", client_id, err, sizeof(err)) < 0 ||
-	    conf_build(conf, cfg, err, sizeof(err)) < 0) {
+	    conf_build(conf, k->cfg, err, sizeof(err)) < 0) {
 		log_error("kafka_sink: %s", err);
 		rd_kafka_conf_destroy(conf);
-		kafka_sink_destroy(k);
-		return NULL;
+		return -1;
 	}
+	/*
+	 * A healthy producer reports every record within its message
+	 * timeout plus one request timeout; longer silence is a stall.
+	 */
+	k->stall_ms = conf_ms(conf, "message.timeout.ms", 300000) +
+	    conf_ms(conf, "socket.timeout.ms", 60000) + 5000;
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -242,16 +272,110 @@ kafka_sink_new(const struct er_config *cfg, int worker_id, const struct kafka_si
 	if (k->rk == NULL) {
 		log_error("kafka_sink: rd_kafka_new: %s", err);
 		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	q = rd_kafka_queue_get_main(k->rk);
+	rd_kafka_queue_io_event_enable(q, k->pipefd[1], "1", 1);
+	rd_kafka_queue_destroy(q);
+	k->outstanding = 0;
+	k->last_error = 0;
+	return 0;
+}
+
+/*
+ * Destroys the rd_kafka_t without its reports: whatever it still held
+ * is the caller's to produce again (or to leave unacked).
+ */
+static void
+producer_stop(struct kafka_sink *k)
+{
+	rd_kafka_queue_t *q;
+
+	if (k->rk == NULL)
+		return;
+	k->discard = 1;
+	for (size_t i = 0; i < k->ntopics; i++)
+		rd_kafka_topic_destroy(k->topics[i].rkt);
+	k->ntopics = 0;
+	q = rd_kafka_queue_get_main(k->rk);
+	rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_destroy(k->rk);
+	k->rk = NULL;
+	k->discard = 0;
+	k->outstanding = 0;
+}
+
+struct kafka_sink *
+kafka_sink_new(const struct er_config *cfg, int worker_id, const struct kafka_sink_ops *ops,
+    void *arg, struct stats_gauges *gauges)
+{
+	struct kafka_sink *k = calloc(1, sizeof(*k));
+
+	if (k == NULL) {
+		log_error("kafka_sink: out of memory");
+		return NULL;
+	}
+	k->cfg = cfg;
+	k->worker_id = worker_id;
+	k->ops = ops;
+	k->arg = arg;
+	k->gauges = gauges;
+	k->pipefd[0] = k->pipefd[1] = -1;
+	if (pipe2(k->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
+		log_error("kafka_sink: pipe: %s", strerror(errno));
+		free(k);
+		return NULL;
+	}
+	if (producer_start(k) < 0) {
 		kafka_sink_destroy(k);
 		return NULL;
 	}
-	{
-		rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->rk);
-
-		rd_kafka_queue_io_event_enable(q, k->pipefd[1], "1", 1);
-		rd_kafka_queue_destroy(q);
-	}
 	return k;
+}
+
+int
+kafka_sink_restart(struct kafka_sink *k)
+{
+	char buf[256];
+
+	producer_stop(k);
+	while (read(k->pipefd[0], buf, sizeof(buf)) > 0)
+		;
+	k->up = 0;
+	if (k->gauges != NULL)
+		stat_set(&k->gauges->kafka_up, 0);
+	return producer_start(k);
+}
+
+int
+kafka_sink_stalled(struct kafka_sink *k, uint64_t now_ms)
+{
+	k->now_ms = now_ms;
+	return k->outstanding > 0 && now_ms > k->progress_ms + k->stall_ms;
+}
+
+uint64_t
+kafka_sink_stall_ms(const struct kafka_sink *k)
+{
+	return k->stall_ms;
+}
+
+int
+kafka_sink_up(const struct kafka_sink *k)
+{
+	return k->up;
+}
+
+void
+kafka_sink_inject_fatal(struct kafka_sink *k)
+{
+	rd_kafka_resp_err_t err = rd_kafka_test_fatal_error(k->rk,
+	    RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "injected for a fault test (SIGUSR2)");
+
+	if (err != 0)
+		log_warn("kafka_sink: could not inject a fatal error: %s", rd_kafka_err2str(err));
 }
 
 void
@@ -261,6 +385,7 @@ kafka_sink_destroy(struct kafka_sink *k)
 		return;
 	for (size_t i = 0; i < k->ntopics; i++)
 		rd_kafka_topic_destroy(k->topics[i].rkt);
+	k->ntopics = 0;
 	if (k->rk != NULL) {
 		rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->rk);
 
@@ -324,16 +449,22 @@ kafka_sink_produce(struct kafka_sink *k, struct slot *s)
 	    RD_KAFKA_V_HEADERS(hdrs),
 	    RD_KAFKA_V_OPAQUE(s),
 	    RD_KAFKA_V_END);
-	if (err != 0 && hdrs != NULL)
-		rd_kafka_headers_destroy(hdrs);
-	return err;
+	if (err != 0) {
+		if (hdrs != NULL)
+			rd_kafka_headers_destroy(hdrs);
+		return err;
+	}
+	if (k->outstanding++ == 0)
+		k->progress_ms = k->now_ms;
+	return 0;
 }
 
 int
-kafka_sink_poll(struct kafka_sink *k)
+kafka_sink_poll(struct kafka_sink *k, uint64_t now_ms)
 {
 	char buf[256];
 
+	k->now_ms = now_ms;
 	while (read(k->pipefd[0], buf, sizeof(buf)) > 0)
 		;
 	while (rd_kafka_poll(k->rk, 0) > 0)
@@ -351,6 +482,8 @@ kafka_sink_poll(struct kafka_sink *k)
 int
 kafka_sink_flush(struct kafka_sink *k, int timeout_ms)
 {
+	if (k->rk == NULL)
+		return 0;
 	rd_kafka_flush(k->rk, timeout_ms);
 	return rd_kafka_outq_len(k->rk);
 }
@@ -358,5 +491,11 @@ kafka_sink_flush(struct kafka_sink *k, int timeout_ms)
 int
 kafka_sink_outq(const struct kafka_sink *k)
 {
-	return rd_kafka_outq_len(k->rk);
+	return k->rk != NULL ? rd_kafka_outq_len(k->rk) : 0;
+}
+
+uint64_t
+kafka_sink_outstanding(const struct kafka_sink *k)
+{
+	return k->outstanding;
 }

@@ -8,6 +8,7 @@
 #define ER_KAFKA_SINK_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <librdkafka/rdkafka.h>
 
 struct er_config;
@@ -17,6 +18,8 @@ struct stats_gauges;
 struct kafka_sink_ops {
 	/* A delivery report: err 0 means Kafka has the record. */
 	void (*delivered)(void *arg, struct slot *s, rd_kafka_resp_err_t err);
+	/* librdkafka lost its connection to every broker. */
+	void (*all_down)(void *arg);
 };
 
 struct kafka_sink;
@@ -40,13 +43,36 @@ rd_kafka_resp_err_t kafka_sink_produce(struct kafka_sink *k, struct slot *s);
  * Serves delivery reports and other callbacks. Returns 1 if the
  * producer raised a fatal error (it must be recreated), else 0.
  */
-int kafka_sink_poll(struct kafka_sink *k);
+int kafka_sink_poll(struct kafka_sink *k, uint64_t now_ms);
+
+/*
+ * Destroys the producer, dropping every record it still holds without a
+ * report, and creates a fresh one: the caller produces those records
+ * again. 0, or -1 if the new producer could not be created.
+ */
+int kafka_sink_restart(struct kafka_sink *k);
+
+/*
+ * 1 if records are outstanding and none was reported for longer than
+ * message.timeout.ms + socket.timeout.ms + 5 s (kafka_sink_stall_ms):
+ * librdkafka should have reported them by then, so the producer is stuck.
+ */
+int kafka_sink_stalled(struct kafka_sink *k, uint64_t now_ms);
+uint64_t kafka_sink_stall_ms(const struct kafka_sink *k);
+
+/* 1 if a broker was up in the last statistics or a record was delivered since. */
+int kafka_sink_up(const struct kafka_sink *k);
+
+/* For fault tests: raises a fatal producer error (rd_kafka_test_fatal_error). */
+void kafka_sink_inject_fatal(struct kafka_sink *k);
 
 /* Waits up to timeout_ms for outstanding records; returns those left. */
 int kafka_sink_flush(struct kafka_sink *k, int timeout_ms);
 
-/* Records produced and not yet reported. */
+/* librdkafka's queue length (records, requests and callbacks). */
 int kafka_sink_outq(const struct kafka_sink *k);
+/* Records produced and not yet reported. */
+uint64_t kafka_sink_outstanding(const struct kafka_sink *k);
 
 /* Errors that producing again can never fix: dead-letter instead. */
 int kafka_error_is_permanent(rd_kafka_resp_err_t err);

@@ -38,16 +38,22 @@
  * held by another token is then stale: its holder lost the delivery).
  * Returns 0 claimed, 1 done, or the holder's token (a string) when
  * another delivery holds the claim.
+ * With ARGV[3] "R" it releases the claim if this token holds it
+ * (a dead-lettered delivery) and returns 0.
  */
 static const char claim_script[] =
     "local v = redis.call('GET', KEYS[1])\n"
+    "if ARGV[3] == 'R' then\n"
+    "  if v == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
+    "  return 0\n"
+    "end\n"
     "if v == 'done' then return 1 end\n"
     "if v and v ~= ARGV[1] and ARGV[3] ~= '1' then return v end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "return 0\n";
 
 enum rc_state { RC_DOWN, RC_CONNECTING, RC_SETUP, RC_READY };
-enum req_type { REQ_SETUP, REQ_SCRIPT, REQ_CLAIM, REQ_MARK };
+enum req_type { REQ_SETUP, REQ_SCRIPT, REQ_CLAIM, REQ_MARK, REQ_RELEASE };
 
 struct req {
 	uint8_t type;
@@ -77,6 +83,7 @@ struct redis_claim {
 	size_t fifo_cap, fifo_head, fifo_len;
 	size_t setup_pending;
 	int logged_down;
+	int failed;		/* the last connection or attempt failed; cleared when ready */
 	/* "<key_prefix><route>:" for `key_route`, then room for an id */
 	char *key;
 	size_t key_cap, key_head;
@@ -137,6 +144,7 @@ drop_connection(struct redis_claim *r, const char *why)
 		stat_add(&r->counters->redis_errors, 1);
 	}
 	r->state = RC_DOWN;
+	r->failed = 1;
 	r->want_write = 0;
 	stat_set(&r->gauges->redis_up, 0);
 	r->next_connect_ms = r->now_ms + backoff_next(&r->backoff);
@@ -149,6 +157,8 @@ drop_connection(struct redis_claim *r, const char *why)
 			r->ops->marked(r->arg, q.slot, 0);
 	}
 	r->setup_pending = 0;
+	if (r->ops->down != NULL)
+		r->ops->down(r->arg);
 }
 
 static int
@@ -235,7 +245,8 @@ redis_claim_new(const struct er_config *cfg, int worker_id, const struct redis_c
 	snprintf(r->token_prefix, sizeof(r->token_prefix), "%s:%ld:w%d", host, (long)getpid(), worker_id);
 	snprintf(r->lease_ms, sizeof(r->lease_ms), "%ld", cfg->redis_lease * 1000);
 	snprintf(r->ttl_ms, sizeof(r->ttl_ms), "%ld", cfg->redis_ttl * 1000);
-	backoff_init(&r->backoff, (uint64_t)cfg->retry_initial_ms, (uint64_t)cfg->retry_max_ms, 2.0,
+	backoff_init(&r->backoff, (uint64_t)cfg->retry_initial_ms, (uint64_t)cfg->retry_max_ms,
+	    (double)cfg->retry_multiplier,
 	    (uint64_t)getpid() * 2654435761u);
 	r->now_ms = mono_ms();
 	r->state = RC_DOWN;
@@ -265,6 +276,12 @@ int
 redis_claim_ready(const struct redis_claim *r)
 {
 	return r->state == RC_READY;
+}
+
+int
+redis_claim_failed(const struct redis_claim *r)
+{
+	return r->state != RC_READY && r->failed;
 }
 
 int
@@ -319,6 +336,7 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 			snprintf(r->sha, sizeof(r->sha), "%s", reply->str);
 		if (r->setup_pending > 0 && --r->setup_pending == 0 && r->state == RC_SETUP) {
 			r->state = RC_READY;
+			r->failed = 0;
 			backoff_reset(&r->backoff);
 			stat_set(&r->gauges->redis_up, 1);
 			if (r->logged_down)
@@ -352,6 +370,13 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 			stat_add(&r->counters->redis_errors, 1);
 		}
 		r->ops->marked(r->arg, q.slot, reply->type != REDIS_REPLY_ERROR);
+		break;
+	case REQ_RELEASE:
+		if (reply->type == REDIS_REPLY_ERROR) {
+			/* The lease ends it anyway. */
+			log_warn("redis_claim: release: %s", reply->str);
+			stat_add(&r->counters->redis_errors, 1);
+		}
 		break;
 	}
 }
@@ -464,33 +489,54 @@ put_u64(char *p, uint64_t v)
 	return p;
 }
 
-int
-redis_claim_claim(struct redis_claim *r, struct slot *s)
+/* The slot's claim token "<token_prefix>:<generation>:<tag>" in buf; its length. */
+static size_t
+build_token(const struct redis_claim *r, const struct slot *s, char *buf)
 {
-	char token[sizeof(r->token_prefix) + 48], *t;
-	size_t klen, plen;
+	size_t plen = strlen(r->token_prefix);
+	char *t = buf;
 
-	if (r->state != RC_READY)
-		return -1;
-	klen = build_key(r, s);
-	/* "<token_prefix>:<generation>:<tag>", unique per delivery */
-	plen = strlen(r->token_prefix);
-	memcpy(token, r->token_prefix, plen);
-	t = token + plen;
+	memcpy(t, r->token_prefix, plen);
+	t += plen;
 	*t++ = ':';
 	t = put_u64(t, s->generation);
 	*t++ = ':';
 	t = put_u64(t, s->tag);
-	{
-		const char *argv[] = {"EVALSHA", r->sha, "1", r->key, token, r->lease_ms,
-		    s->redelivered ? "1" : "0"};
-		size_t argvlen[] = {7, strlen(r->sha), 1, klen, (size_t)(t - token),
-		    strlen(r->lease_ms), 1};
+	return (size_t)(t - buf);
+}
 
-		if (klen == 0 || append(r, 7, argv, argvlen) < 0 || fifo_push(r, REQ_CLAIM, s) < 0)
+/* EVALSHA of the claim script; mode "0", "1" (redelivered) or "R" (release). */
+static int
+eval_claim(struct redis_claim *r, struct slot *s, const char *mode, enum req_type type)
+{
+	char token[sizeof(r->token_prefix) + 48];
+	size_t klen, tlen;
+
+	if (r->state != RC_READY)
+		return -1;
+	klen = build_key(r, s);
+	tlen = build_token(r, s, token);
+	{
+		const char *argv[] = {"EVALSHA", r->sha, "1", r->key, token, r->lease_ms, mode};
+		size_t argvlen[] = {7, strlen(r->sha), 1, klen, tlen, strlen(r->lease_ms), 1};
+
+		if (klen == 0 || append(r, 7, argv, argvlen) < 0 ||
+		    fifo_push(r, type, type == REQ_RELEASE ? NULL : s) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+int
+redis_claim_claim(struct redis_claim *r, struct slot *s)
+{
+	return eval_claim(r, s, s->redelivered ? "1" : "0", REQ_CLAIM);
+}
+
+int
+redis_claim_release(struct redis_claim *r, struct slot *s)
+{
+	return eval_claim(r, s, "R", REQ_RELEASE);
 }
 
 int

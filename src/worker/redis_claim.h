@@ -36,6 +36,8 @@ struct redis_claim_ops {
 	void (*marked)(void *arg, struct slot *s, int ok);
 	/* The connection is ready for requests (again). */
 	void (*ready)(void *arg);
+	/* The connection failed or was dropped (pending requests already answered). */
+	void (*down)(void *arg);
 };
 
 struct redis_claim;
@@ -46,6 +48,8 @@ struct redis_claim *redis_claim_new(const struct er_config *cfg, int worker_id,
 void redis_claim_destroy(struct redis_claim *r);
 
 int redis_claim_ready(const struct redis_claim *r);
+/* Not ready, and the last connection or attempt failed (not merely starting). */
+int redis_claim_failed(const struct redis_claim *r);
 
 /*
  * Claim tokens of this worker are "<prefix>:<generation>:<tag>", so a
@@ -68,6 +72,12 @@ uint64_t redis_claim_next_due(const struct redis_claim *r);
 /* Queue a request; 0, or -1 if not ready (the caller keeps the slot). */
 int redis_claim_claim(struct redis_claim *r, struct slot *s);
 int redis_claim_mark(struct redis_claim *r, struct slot *s);
+/*
+ * Releases the slot's claim if it still holds it, so that another copy
+ * of a dead-lettered event need not wait for the lease. No answer is
+ * reported; 0, or -1 if not ready (the lease then ends the claim).
+ */
+int redis_claim_release(struct redis_claim *r, struct slot *s);
 
 /* Writes what is queued, as far as the socket takes it. */
 void redis_claim_flush(struct redis_claim *r);

@@ -31,6 +31,7 @@
 #define CLAIM_WAIT_MAX_MS 500
 
 static void claim(struct worker *w, struct slot *s);
+static void produce(struct worker *w, struct slot *s);
 static void complete(struct worker *w, struct slot *s);
 static void release_waiters(struct worker *w, struct slot *s, int relayed);
 
@@ -159,11 +160,24 @@ dead_letter(struct worker *w, struct slot *s, const amqp_basic_properties_t *pro
 	slot_queue_push(&w->dlq, s);
 }
 
+/*
+ * A claimed event that cannot reach Kafka goes to the dead-letter
+ * queue; its claim is released first so that another copy of it is
+ * tried (and dead-lettered too) now instead of after the lease.
+ */
+static void
+give_up(struct worker *w, struct slot *s, enum dlq_reason reason)
+{
+	s->reason = reason;
+	redis_claim_release(w->redis, s);
+	dead_letter(w, s, NULL);
+}
+
 static uint64_t
 retry_delay(struct worker *w, unsigned attempt)
 {
 	uint64_t cap = backoff_cap((uint64_t)w->cfg->retry_initial_ms, (uint64_t)w->cfg->retry_max_ms,
-	    2.0, attempt);
+	    (double)w->cfg->retry_multiplier, attempt);
 
 	return backoff_jitter(cap, &w->rng);
 }
@@ -197,6 +211,41 @@ confirmed_cb(void *arg, uint64_t seq, int multiple, int ok)
 
 /* ---- Kafka ---- */
 
+/* Acts on a breaker transition: consuming, gauges, log. */
+static void
+breaker_changed(struct worker *w, const char *why)
+{
+	enum breaker_state st = w->breaker.state;
+
+	stat_set(&w->ws->gauges.breaker_open, st == BREAKER_OPEN);
+	stat_set(&w->ws->gauges.breaker_half_open, st == BREAKER_HALF_OPEN);
+	switch (st) {
+	case BREAKER_OPEN:
+		stat_add(&w->st->breaker_opened, 1);
+		log_warn("Kafka circuit breaker open (%s): no new deliveries, %zu held; "
+		    "probing in %llu ms", why, w->pool.used,
+		    (unsigned long long)(w->breaker.probe_ms - w->now_ms));
+		break;
+	case BREAKER_HALF_OPEN:
+		log_info("Kafka circuit breaker half-open (%s): taking deliveries again", why);
+		break;
+	case BREAKER_CLOSED:
+		log_info("Kafka circuit breaker closed (%s)", why);
+		break;
+	}
+	amqp_source_pause(w->amqp, st == BREAKER_OPEN);
+}
+
+/* A Kafka failure that says nothing about the record itself. */
+static void
+kafka_failed(struct worker *w, rd_kafka_resp_err_t err)
+{
+	if (err == RD_KAFKA_RESP_ERR__FATAL || kafka_error_is_permanent(err))
+		return;	/* a restart follows / the record's own fault */
+	if (breaker_failure(&w->breaker, w->now_ms))
+		breaker_changed(w, rd_kafka_err2name(err));
+}
+
 static void
 produce(struct worker *w, struct slot *s)
 {
@@ -209,10 +258,10 @@ produce(struct worker *w, struct slot *s)
 	if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 		stat_add(&w->st->kafka_errors, 1);
 		log_warn("produce %s: %s", s->ev.id, rd_kafka_err2str(err));
+		kafka_failed(w, err);
 	}
 	if (kafka_error_is_permanent(err)) {
-		s->reason = DLQ_kafka_rejected;
-		dead_letter(w, s, NULL);
+		give_up(w, s, DLQ_kafka_rejected);
 		return;
 	}
 	s->state = SLOT_RETRY_WAIT;
@@ -242,25 +291,29 @@ kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err)
 
 	if (err == 0) {
 		stat_add(&w->st->published, 1);
+		if (breaker_success(&w->breaker))
+			breaker_changed(w, "a record was delivered");
 		/* Even a stale slot is marked: its redelivery is then a duplicate. */
 		mark_done(w, s);
 		return;
 	}
 	stat_add(&w->st->kafka_errors, 1);
-	log_warn("delivery of %s failed: %s", s->ev.id, rd_kafka_err2str(err));
+	if (err == RD_KAFKA_RESP_ERR__FATAL)
+		log_debug("delivery of %s failed: %s", s->ev.id, rd_kafka_err2str(err));
+	else
+		log_warn("delivery of %s failed: %s", s->ev.id, rd_kafka_err2str(err));
+	kafka_failed(w, err);
 	if (s->stale) {
 		slot_free(w, s);
 		return;
 	}
 	if (kafka_error_is_permanent(err)) {
-		s->reason = DLQ_kafka_rejected;
-		dead_letter(w, s, NULL);
+		give_up(w, s, DLQ_kafka_rejected);
 		return;
 	}
 	s->attempts++;
 	if (w->cfg->max_retries > 0 && s->attempts > (unsigned)w->cfg->max_retries) {
-		s->reason = DLQ_retries_exhausted;
-		dead_letter(w, s, NULL);
+		give_up(w, s, DLQ_retries_exhausted);
 		return;
 	}
 	s->state = SLOT_RETRY_WAIT;
@@ -268,9 +321,99 @@ kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err)
 	slot_queue_push(&w->timers, s);
 }
 
-const struct kafka_sink_ops relay_kafka_ops = { kafka_delivered_cb };
+static void
+kafka_all_down_cb(void *arg)
+{
+	struct worker *w = arg;
+
+	if (breaker_trip(&w->breaker, w->now_ms))
+		breaker_changed(w, "all brokers down");
+}
+
+const struct kafka_sink_ops relay_kafka_ops = { kafka_delivered_cb, kafka_all_down_cb };
+
+int
+relay_kafka_restart(struct worker *w, const char *why)
+{
+	size_t again = 0;
+
+	stat_add(&w->st->producer_restarts, 1);
+	log_warn("recreating the Kafka producer (%s); %llu records outstanding",
+	    why, (unsigned long long)kafka_sink_outstanding(w->kafka));
+	if (kafka_sink_restart(w->kafka) < 0)
+		return -1;
+	/* The old producer took its records with it: produce them again. */
+	for (size_t i = 0; i < w->pool.n; i++) {
+		struct slot *s = w->pool.all[i];
+
+		if (s->state != SLOT_PRODUCING)
+			continue;
+		if (s->stale) {
+			slot_free(w, s);
+			continue;
+		}
+		stat_add(&w->st->retries, 1);
+		produce(w, s);
+		again++;
+	}
+	log_info("new Kafka producer; %zu records produced again", again);
+	return 0;
+}
+
+int
+relay_kafka_tick(struct worker *w)
+{
+	if (kafka_sink_stalled(w->kafka, w->now_ms)) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "no delivery report for %llu s",
+		    (unsigned long long)(kafka_sink_stall_ms(w->kafka) / 1000));
+		if (breaker_trip(&w->breaker, w->now_ms))
+			breaker_changed(w, "the producer stalled");
+		if (relay_kafka_restart(w, why) < 0)
+			return -1;
+	}
+	switch (w->breaker.state) {
+	case BREAKER_OPEN:
+		if (breaker_probe(&w->breaker, w->now_ms, kafka_sink_up(w->kafka)))
+			breaker_changed(w, "a broker is up");
+		break;
+	case BREAKER_HALF_OPEN:
+		if (!kafka_sink_up(w->kafka)) {
+			if (breaker_trip(&w->breaker, w->now_ms))
+				breaker_changed(w, "no broker up");
+		} else if (kafka_sink_outstanding(w->kafka) == 0 && w->pool.used == 0) {
+			/* Nothing to probe with, and a broker is up. */
+			if (breaker_success(&w->breaker))
+				breaker_changed(w, "idle, a broker is up");
+		}
+		break;
+	case BREAKER_CLOSED:
+		break;
+	}
+	return 0;
+}
+
+uint64_t
+relay_kafka_next_due(const struct worker *w)
+{
+	return breaker_next_due(&w->breaker);
+}
 
 /* ---- Redis ---- */
+
+/* redis.on_failure = bypass and Redis is down: relay without the check. */
+static void
+bypass(struct worker *w, struct slot *s)
+{
+	if (!w->bypassing) {
+		w->bypassing = 1;
+		log_warn("Redis is unavailable: relaying without de-duplication "
+		    "(redis.on_failure = bypass)");
+	}
+	stat_add(&w->st->dedup_bypassed, 1);
+	produce(w, s);
+}
 
 static void
 claim(struct worker *w, struct slot *s)
@@ -284,6 +427,10 @@ claim(struct worker *w, struct slot *s)
 		s->state = SLOT_CLAIM_WAIT;
 		s->due_ms = w->now_ms + retry_delay(w, s->attempts++);
 		slot_queue_push(&w->timers, s);
+		return;
+	}
+	if (w->dedup_bypass && redis_claim_failed(w->redis)) {
+		bypass(w, s);
 		return;
 	}
 	/* Redis is down: the ready callback claims the queue again. */
@@ -365,6 +512,10 @@ claimed_cb(void *arg, struct slot *s, enum claim_result r, const char *holder, s
 		break;
 	}
 	case CLAIM_ERROR:
+		if (w->dedup_bypass && redis_claim_failed(w->redis)) {
+			bypass(w, s);
+			break;
+		}
 		/* Nothing is known: claim again once Redis answers. */
 		s->state = SLOT_CLAIM_WAIT;
 		s->due_ms = w->now_ms + retry_delay(w, s->attempts);
@@ -392,6 +543,10 @@ redis_ready_cb(void *arg)
 	struct slot_queue q = w->claim_q;
 	struct slot *s;
 
+	if (w->bypassing) {
+		w->bypassing = 0;
+		log_info("Redis answers again: de-duplication resumed");
+	}
 	w->claim_q = (struct slot_queue){0};
 	while ((s = slot_queue_pop(&q)) != NULL) {
 		if (s->stale)
@@ -401,7 +556,27 @@ redis_ready_cb(void *arg)
 	}
 }
 
-const struct redis_claim_ops relay_redis_ops = { claimed_cb, marked_cb, redis_ready_cb };
+static void
+redis_down_cb(void *arg)
+{
+	struct worker *w = arg;
+	struct slot_queue q = w->claim_q;
+	struct slot *s;
+
+	if (!w->dedup_bypass)
+		return;	/* block: the queue waits for Redis */
+	w->claim_q = (struct slot_queue){0};
+	while ((s = slot_queue_pop(&q)) != NULL) {
+		if (s->stale)
+			slot_free(w, s);
+		else
+			bypass(w, s);
+	}
+}
+
+const struct redis_claim_ops relay_redis_ops = {
+	claimed_cb, marked_cb, redis_ready_cb, redis_down_cb,
+};
 
 /* ---- AMQP ---- */
 

@@ -21,6 +21,7 @@
 #include "common/stats.h"
 #include "worker/ack_tracker.h"
 #include "worker/amqp_source.h"
+#include "worker/breaker.h"
 #include "worker/kafka_sink.h"
 #include "worker/redis_claim.h"
 #include "worker/slot.h"
@@ -45,6 +46,9 @@ struct worker {
 	struct amqp_source *amqp;
 	struct kafka_sink *kafka;
 	struct redis_claim *redis;
+	struct breaker breaker;		/* around Kafka */
+	int dedup_bypass;		/* redis.on_failure = bypass */
+	int bypassing;			/* relaying without Redis right now */
 
 	uint64_t generation;	/* current AMQP generation, 0 while down */
 	struct slot *receiving;	/* handed to amqp_source, body incomplete */
@@ -81,5 +85,19 @@ void relay_flush_acks(struct worker *w, int force);
 void relay_run_timers(struct worker *w);
 /* The earliest timer (UINT64_MAX: none). */
 uint64_t relay_next_timer(const struct worker *w);
+
+/*
+ * Kafka housekeeping for each loop iteration: the breaker's probes and
+ * the stall watchdog. -1 if the producer had to be recreated and could
+ * not be (the worker must exit; nothing is acked).
+ */
+int relay_kafka_tick(struct worker *w);
+/* The next time relay_kafka_tick() has something to do. */
+uint64_t relay_kafka_next_due(const struct worker *w);
+/*
+ * Destroys and recreates the producer and produces again every record
+ * it held; -1 if the new producer could not be created.
+ */
+int relay_kafka_restart(struct worker *w, const char *why);
 
 #endif

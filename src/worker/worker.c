@@ -30,6 +30,7 @@
 #define READ_BATCH 512
 
 static volatile sig_atomic_t got_term;
+static volatile sig_atomic_t got_inject_fatal;
 static int sig_pipe[2] = {-1, -1};
 
 static void
@@ -41,6 +42,21 @@ on_term(int sig)
 
 	(void)sig;
 	got_term = 1;
+	w = write(sig_pipe[1], &c, 1);
+	(void)w;
+	errno = saved;
+}
+
+/* Fault tests only: SIGUSR2 raises a fatal producer error. */
+static void
+on_inject(int sig)
+{
+	int saved = errno;
+	char c = 1;
+	ssize_t w;
+
+	(void)sig;
+	got_inject_fatal = 1;
 	w = write(sig_pipe[1], &c, 1);
 	(void)w;
 	errno = saved;
@@ -125,9 +141,17 @@ setup(struct worker *w)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	if (getenv("EVENT_RELAY_FAULT_INJECTION") != NULL) {
+		sa.sa_handler = on_inject;
+		sigaction(SIGUSR2, &sa, NULL);
+	}
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 
 	w->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull + 1;
+	breaker_init(&w->breaker, (unsigned)w->cfg->breaker_threshold, (uint64_t)w->cfg->breaker_open_ms,
+	    (uint64_t)w->cfg->breaker_open_max_ms, (double)w->cfg->retry_multiplier, w->rng);
+	w->dedup_bypass = strcmp(w->cfg->redis_on_failure, "bypass") == 0;
 	if (ack_tracker_init(&w->tracker, (size_t)w->cfg->amqp_prefetch, ACK_HOLE_DELAY_MS) < 0 ||
 	    event_decoder_init(&w->decoder, (size_t)w->route->max_message_bytes) < 0 ||
 	    slot_pool_init(&w->pool, (size_t)w->cfg->amqp_prefetch + 256, &w->ws->gauges.in_flight) < 0) {
@@ -196,6 +220,10 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		w.now_ms = now_ms();
 		amqp_source_tick(w.amqp, w.now_ms);
 		redis_claim_tick(w.redis, w.now_ms);
+		if (relay_kafka_tick(&w) < 0) {
+			status = 1;
+			break;
+		}
 		update_state(&w);
 		if (w.stopping && (!busy(&w) || w.now_ms >= w.stop_deadline_ms)) {
 			if (busy(&w))
@@ -207,6 +235,8 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		if ((t = redis_claim_next_due(w.redis)) < due)
 			due = t;
 		if ((t = relay_next_timer(&w)) < due)
+			due = t;
+		if ((t = relay_kafka_next_due(&w)) < due)
 			due = t;
 		if (w.acks_pending > 0 && w.ack_deadline_ms < due)
 			due = w.ack_deadline_ms;
@@ -248,16 +278,22 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		}
 		if (got_term)
 			begin_stop(&w, "SIGTERM");
+		if (got_inject_fatal) {
+			got_inject_fatal = 0;
+			log_warn("SIGUSR2: injecting a fatal producer error");
+			kafka_sink_inject_fatal(w.kafka);
+		}
 		if (pfd[il].revents & (POLLIN | POLLHUP))
 			begin_stop(&w, "the master is gone");
 
-		if ((pfd[ik].revents & POLLIN) && kafka_sink_poll(w.kafka)) {
+		if ((pfd[ik].revents & POLLIN) && kafka_sink_poll(w.kafka, w.now_ms) &&
+		    relay_kafka_restart(&w, "fatal producer error") < 0) {
 			/*
-			 * The producer is unusable. Exiting closes the AMQP
+			 * No producer at all. Exiting closes the AMQP
 			 * connection, so every unacked delivery is redelivered,
 			 * and the master starts a fresh worker.
 			 */
-			log_error("exiting for a fresh producer; %zu deliveries stay unacked", w.pool.used);
+			log_error("exiting without a producer; %zu deliveries stay unacked", w.pool.used);
 			status = 1;
 			break;
 		}

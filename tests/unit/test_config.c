@@ -529,6 +529,7 @@ static const struct {
 	{ "KAFKA_TOPIC", "orders-out", "kafka.topic = \"orders-out\";" },
 	{ "REDIS_ADDR", "redis:6380", "redis.address = \"redis:6380\";" },
 	{ "REDIS_PASSWORD", "hunter2", "redis.password = \"********\";" },
+	{ "REDIS_ON_FAILURE", "bypass", "redis.on_failure = \"bypass\";" },
 	{ "MAX_RETRIES", "10", "resilience.max_retries = 10;" },
 	{ "RETRY_INITIAL_DELAY_MS", "250", "resilience.retry_initial_delay_ms = 250;" },
 	{ "RETRY_MAX_DELAY_MS", "60000", "resilience.retry_max_delay_ms = 60000;" },
@@ -627,6 +628,9 @@ static const struct {
 	{ "METRICS_LISTEN", "h:99999",
 	  "environment: METRICS_LISTEN: must be host:port with a port between 1 and 65535\n" },
 	{ "LOG_LEVEL", "verbose", "environment: LOG_LEVEL: must be error, warn, info or debug\n" },
+	{ "REDIS_ON_FAILURE", "Bypass", "environment: REDIS_ON_FAILURE: must be block or bypass\n" },
+	{ "REDIS_ON_FAILURE", "block|bypass", "environment: REDIS_ON_FAILURE: must be block or bypass\n" },
+	{ "REDIS_ON_FAILURE", "bloc", "environment: REDIS_ON_FAILURE: must be block or bypass\n" },
 };
 
 Test(config, bad_env_values)
@@ -745,7 +749,7 @@ Test(config, golden_error_output)
 	n = config_load(&cfg, "golden/config_errors.conf", table_getenv, errs);
 	cr_assert(fclose(errs) == 0);
 	cr_expect_str_eq(got, want, "got\n%s\nwant\n%s", got, want);
-	cr_expect(n == 11, "count: got %d, want 11", n);
+	cr_expect(n == 12, "count: got %d, want 12", n);
 	free(want);
 	free(got);
 	config_free(&cfg);
@@ -815,7 +819,8 @@ Test(config, split_addr)
 
 Test(config, settings_table)
 {
-	static const char *const types[] = { "INT", "BOOL", "STR", "ADDR", "URL", "LEVEL", "LIST" };
+	static const char *const types[] = { "INT", "BOOL", "STR", "ADDR", "URL", "LEVEL", "LIST",
+	    "CHOICE" };
 	const struct setting_doc *docs;
 	size_t n = config_settings(&docs);
 	size_t want = 0;
