@@ -618,7 +618,7 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 	}
 	if (p._flags & AMQP_BASIC_HEADERS_FLAG)
 		nold = p.headers.num_entries;
-	entries = calloc((size_t)nold + 5, sizeof(*entries));
+	entries = calloc((size_t)nold + 6, sizeof(*entries));
 	if (entries == NULL)
 		return -1;
 	if (nold > 0)
@@ -635,6 +635,8 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 	entries[nold + 4].value.kind = AMQP_FIELD_KIND_I64;
 	entries[nold + 4].value.value.i64 = (int64_t)(a->publish_seq + 1);
 	p.headers.num_entries = nold + 5;
+	if (s->detail != NULL)
+		entries[p.headers.num_entries++] = str_entry("x-event-relay-error", s->detail);
 	p.headers.entries = entries;
 	p._flags |= AMQP_BASIC_HEADERS_FLAG;
 	if (!(p._flags & AMQP_BASIC_DELIVERY_MODE_FLAG)) {

@@ -166,9 +166,10 @@ dead_letter(struct worker *w, struct slot *s, const amqp_basic_properties_t *pro
  * tried (and dead-lettered too) now instead of after the lease.
  */
 static void
-give_up(struct worker *w, struct slot *s, enum dlq_reason reason)
+give_up(struct worker *w, struct slot *s, enum dlq_reason reason, rd_kafka_resp_err_t err)
 {
 	s->reason = reason;
+	s->detail = rd_kafka_err2name(err);
 	redis_claim_release(w->redis, s);
 	dead_letter(w, s, NULL);
 }
@@ -261,7 +262,7 @@ produce(struct worker *w, struct slot *s)
 		kafka_failed(w, err);
 	}
 	if (kafka_error_is_permanent(err)) {
-		give_up(w, s, DLQ_kafka_rejected);
+		give_up(w, s, DLQ_kafka_rejected, err);
 		return;
 	}
 	s->state = SLOT_RETRY_WAIT;
@@ -308,12 +309,12 @@ kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err)
 		return;
 	}
 	if (kafka_error_is_permanent(err)) {
-		give_up(w, s, DLQ_kafka_rejected);
+		give_up(w, s, DLQ_kafka_rejected, err);
 		return;
 	}
 	s->attempts++;
 	if (w->cfg->max_retries > 0 && s->attempts > (unsigned)w->cfg->max_retries) {
-		give_up(w, s, DLQ_retries_exhausted);
+		give_up(w, s, DLQ_retries_exhausted, err);
 		return;
 	}
 	s->state = SLOT_RETRY_WAIT;

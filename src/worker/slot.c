@@ -97,6 +97,7 @@ slot_pool_get(struct slot_pool *p, uint64_t size)
 	s->attempts = 0;
 	s->has_props = 0;
 	s->reason = DLQ_NONE;
+	s->detail = NULL;
 	s->body_len = 0;
 	p->used++;
 	stat_set(p->in_flight, (int64_t)p->used);

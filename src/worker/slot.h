@@ -48,6 +48,7 @@ struct slot {
 	uint64_t dlq_seq;	/* publish sequence of its dead-letter copy */
 	unsigned attempts;	/* Kafka produce attempts / claim rechecks */
 	enum dlq_reason reason;
+	const char *detail;	/* static text for the dead letter (a Kafka error name), or NULL */
 	const struct route *route;
 	unsigned char *body;
 	size_t body_len;

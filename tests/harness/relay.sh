@@ -114,13 +114,27 @@ check_none_missing() {
 }
 
 # fault_test_start [CONF_LINE...]: relay_test_start, then event-relayd
-# with 2 workers and prefetch 50 (plus CONF_LINEs), until 3,000 events
-# are published: the moment a fault test injects its fault.
+# with 2 workers and prefetch 50 (plus CONF_LINEs, and the VAR=VALUE
+# words of the array FAULT_RELAY_ENV in its environment), until 3,000
+# events are published: the moment a fault test injects its fault.
 fault_test_start() {
 	relay_test_start
 	printf '%s\n' 'rabbitmq = { prefetch = 50; };' "$@" >"$HARNESS_TMP/relay.conf"
-	start_relay WORKER_COUNT=2
+	start_relay WORKER_COUNT=2 ${FAULT_RELAY_ENV+"${FAULT_RELAY_ENV[@]}"}
 	wait_metric event_relay_published_total '>=' 3000 60
+}
+
+# kafka_all_brokers CMD: `down` or `up` for every broker of the mock.
+kafka_all_brokers() {
+	local id
+	for id in 1 2 3; do
+		kafka_cmd "$1 $id" >/dev/null || h_fail "kafka-mock: $1 $id failed"
+	done
+}
+
+# metric_or_zero SERIES: the series' value, 0 if it is absent.
+metric_or_zero() {
+	metric "$1" 2>/dev/null || echo 0
 }
 
 # fault_hold SECONDS: keep a fault in place this long. This is the
