@@ -31,8 +31,9 @@ fi
 ER_BUILDDIR=$(cd "${BUILDDIR:-.}" && pwd)
 ER_PUBLISH=${ER_PUBLISH:-$ER_BUILDDIR/tests/tools/er-publish}
 KAFKA_MOCK=${KAFKA_MOCK:-$ER_BUILDDIR/tests/tools/kafka-mock}
+TCP_PROXY=${TCP_PROXY:-$ER_BUILDDIR/tests/tools/tcp-proxy}
 READ_TOPIC=${READ_TOPIC:-$ER_SRCDIR/tests/harness/read_topic.sh}
-export ER_SRCDIR ER_BUILDDIR ER_PUBLISH KAFKA_MOCK READ_TOPIC
+export ER_SRCDIR ER_BUILDDIR ER_PUBLISH KAFKA_MOCK TCP_PROXY READ_TOPIC
 
 # Where the Debian package keeps the real scripts. The /usr/sbin wrappers
 # would su to the rabbitmq user and use its cookie and /var/log files; the
@@ -222,7 +223,9 @@ harness_track_pid() {
 harness_spawn() {
 	local name=$1
 	shift
-	_h_exec_clean "$@" >"$HARNESS_TMP/$name.log" 2>&1 &
+	# exec: HARNESS_PID is CMD itself, not a subshell waiting for it,
+	# so signals sent to it reach CMD.
+	_h_exec_clean exec "$@" >"$HARNESS_TMP/$name.log" 2>&1 &
 	HARNESS_PID=$!
 	harness_track_pid "$HARNESS_PID"
 }
@@ -630,4 +633,33 @@ stop_kafka_mock() {
 	fi
 	harness_stop_pid "$KAFKA_MOCK_PID" 10 || true
 	KAFKA_MOCK_PID=''
+}
+
+# ------------------------------------------------------------- tcp-proxy
+
+# start_tcp_proxy TARGET_PORT: a tcp-proxy (tests/tools/tcp_proxy.c) in
+# front of 127.0.0.1:TARGET_PORT; sets PROXY_PORT and PROXY_PID. The
+# proxy is stopped at cleanup. proxy_blackhole makes it silent (nothing
+# forwarded, nothing closed), proxy_restore forwards again.
+start_tcp_proxy() {
+	[[ -x $TCP_PROXY ]] || {
+		echo "start_tcp_proxy: $TCP_PROXY not built" >&2
+		return 1
+	}
+	harness_spawn tcp-proxy "$TCP_PROXY" "$1"
+	PROXY_PID=$HARNESS_PID
+	if ! wait_for --deadline 10 test -s "$HARNESS_TMP/tcp-proxy.log"; then
+		echo "start_tcp_proxy: no port from tcp-proxy" >&2
+		return 1
+	fi
+	PROXY_PORT=$(head -n 1 "$HARNESS_TMP/tcp-proxy.log")
+	h_log "tcp-proxy on $PROXY_PORT -> $1 (pid $PROXY_PID)"
+}
+
+proxy_blackhole() {
+	kill -USR1 "$PROXY_PID"
+}
+
+proxy_restore() {
+	kill -USR2 "$PROXY_PID"
 }
