@@ -273,6 +273,7 @@ harness_teardown() {
 		harness_stop_pid "$pid" 10 || true
 	done
 	_H_TRACKED=()
+	_h_sanitizer_check
 	stop_kafka_mock || true
 	stop_redis || true
 	stop_rabbitmq || true
@@ -286,7 +287,25 @@ harness_teardown() {
 	HARNESS_TMP=''
 }
 
-# The EXIT trap: tear down, keep the test's exit status.
+# A sanitizer report in any log of the test's own processes (the relay,
+# tools) fails the test even when the relay recovered from the crash:
+# sets _H_SANITIZER_FAILED.
+_h_sanitizer_check() {
+	local f
+	[[ -n ${HARNESS_TMP:-} && -d $HARNESS_TMP ]] || return 0
+	for f in "$HARNESS_TMP"/*.log; do
+		[[ -f $f ]] || continue
+		if grep -Eq 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$f"; then
+			echo "---- sanitizer report in ${f##*/}:" >&2
+			grep -E -A 20 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$f" |
+				head -n 60 >&2
+			_H_SANITIZER_FAILED=1
+		fi
+	done
+}
+
+# The EXIT trap: tear down, keep the test's exit status (1 if a
+# sanitizer reported anything).
 harness_cleanup() {
 	local rc=$?
 	set +e
@@ -296,6 +315,10 @@ harness_cleanup() {
 		_h_dump_logs
 	fi
 	harness_teardown
+	if [[ ${_H_SANITIZER_FAILED:-0} == 1 ]] && ((rc == 0 || rc == 77)); then
+		echo "FAIL: sanitizer report (see above)" >&2
+		rc=1
+	fi
 	exit "$rc"
 }
 

@@ -4,13 +4,16 @@
 # brokers down), the workers take no new deliveries while it is open,
 # probe with backoff, and close the breaker once the brokers are back.
 # No event may be missing; the breaker's state and transitions show in
-# /metrics.
+# /metrics. The AMQP heartbeat is 2 s, so the connection of a worker that
+# waits on Kafka must keep being serviced for 15 heartbeats: no
+# reconnect is allowed.
 set -euo pipefail
 
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
 . "$ER_SRCDIR/tests/harness/relay.sh"
 
-fault_test_start 'resilience = { breaker_open_ms = 500; breaker_open_max_ms = 2000; };'
+fault_test_start 'rabbitmq.heartbeat = 2;' \
+	'resilience = { breaker_open_ms = 500; breaker_open_max_ms = 2000; };'
 reconnects=$(metric_or_zero event_relay_amqp_reconnects_total)
 
 t0=$(_h_now_ms)

@@ -106,6 +106,30 @@ ans=$(kafka_cmd "err Produce 1 NO_SUCH_ERROR") && h_fail "bad error name accepte
 ans=$(kafka_cmd "topic smoke 4") && h_fail "topic created twice"
 assert_eq "topic twice" "$ans" "error: TOPIC_ALREADY_EXISTS"
 
+# ---- tcp-proxy: forwards, then stays silent in a blackhole
+start_tcp_proxy "$REDIS_PORT"
+assert_eq "PING through the proxy" "$(redis-cli -p "$PROXY_PORT" ping)" PONG
+proxy_blackhole
+ans=$(timeout 2 redis-cli -p "$PROXY_PORT" ping 2>&1) && h_fail "blackhole answered: $ans"
+proxy_restore
+assert_eq "PING after restore" "$(redis-cli -p "$PROXY_PORT" ping)" PONG
+
+# ---- a sanitizer report in a test's log fails the test
+(
+	HARNESS_TMP=$tmp/sanitizer
+	mkdir "$HARNESS_TMP"
+	printf '==1==ERROR: AddressSanitizer: heap-use-after-free\n' >"$HARNESS_TMP/relay.log"
+	_h_sanitizer_check 2>/dev/null
+	[[ ${_H_SANITIZER_FAILED:-0} == 1 ]]
+) || h_fail "a sanitizer report in relay.log went unnoticed"
+(
+	HARNESS_TMP=$tmp/clean
+	mkdir "$HARNESS_TMP"
+	printf 'info: all well\n' >"$HARNESS_TMP/relay.log"
+	_h_sanitizer_check
+	[[ ${_H_SANITIZER_FAILED:-0} == 0 ]]
+) || h_fail "a clean relay.log was taken for a sanitizer report"
+
 # ---- teardown: nothing left behind
 pids="$RABBIT_PID $REDIS_PID $KAFKA_MOCK_PID"
 harness_teardown
