@@ -32,6 +32,16 @@
 /* Deepest object/array nesting accepted, the top-level object included. */
 #define EVENT_MAX_DEPTH 128
 
+/*
+ * scan_string() is called for keys and for values; gcc 12 -O2 then keeps
+ * it a function, and a decode costs about 15% more instructions.
+ */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 int
 event_decoder_init(struct event_decoder *d, size_t max_message_bytes)
 {
@@ -215,10 +225,35 @@ skip_ws(const unsigned char *p, const unsigned char *end)
 	return p;
 }
 
-/* The first byte at or after p that ends plain string contents, or end. */
+#define BYTES_01 (UINT64_MAX / 255)	/* 0x0101010101010101 */
+
+/*
+ * The first byte at or after p that ends plain string contents ('"',
+ * '\\' or a control character), or end. Most of a body is string
+ * contents, so where bytes load little-endian they are tested 8 at a
+ * time. (x - n..) & ~x & 0x80.. (n <= 0x80 in every byte) sets the top
+ * bit of the lowest byte of x below n, and of no byte under it (bytes
+ * above may be flagged by the borrow): so the lowest flag is the first
+ * stop. x ^ 0x02.. maps '"' to 0x20 and keeps 0x00-0x1f below 0x20
+ * (0x20 and 0x21 go to 0x22, 0x23), so one test with n = 0x21 finds
+ * both quotes and control characters; x ^ 0x5c.. makes '\\' 0.
+ */
 static inline const unsigned char *
 plain_end(const unsigned char *p, const unsigned char *end)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	while (end - p >= 8) {
+		uint64_t w, q, b, hit;
+
+		memcpy(&w, p, 8);
+		q = w ^ (BYTES_01 * 0x02);
+		b = w ^ (BYTES_01 * '\\');
+		hit = (((q - BYTES_01 * 0x21) & ~q) | ((b - BYTES_01) & ~b)) & (BYTES_01 * 0x80);
+		if (hit != 0)
+			return p + __builtin_ctzll(hit) / 8;
+		p += 8;
+	}
+#endif
 	while (p < end && !str_stop[*p])
 		p++;
 	return p;
@@ -231,7 +266,7 @@ plain_end(const unsigned char *p, const unsigned char *end)
  * it holds any escape. Surrogates are not paired here: json_unescape()
  * rejects a lone one where the string is used as text.
  */
-static const unsigned char *
+static ALWAYS_INLINE const unsigned char *
 scan_string(const unsigned char *p, const unsigned char *end, int *escaped)
 {
 	*escaped = 0;
