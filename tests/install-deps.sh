@@ -7,7 +7,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
   librabbitmq-dev librdkafka-dev libhiredis-dev libconfig-dev libyaml-dev
-  libjsmn-dev libmicrohttpd-dev libcriterion-dev
+  libmicrohttpd-dev libcriterion-dev
   rabbitmq-server redis-server kcat prometheus curl mandoc"
 
 if [ "$(id -u)" -eq 0 ]; then

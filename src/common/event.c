@@ -2,108 +2,67 @@
  * event: turns one delivery body into an event (id, Kafka key, value,
  * headers) for its route, or names the reason it must be dead-lettered.
  *
- * Owns the decoder's jsmn token array: it starts small, grows by
- * doubling when jsmn runs out (up to a bound derived from
- * max_message_bytes) and is reused, so a worker in steady state never
- * allocates per message. The id and correlation id are unescaped into
- * the event's own buffers; the value points into the body, byte-exact.
+ * A body is read once, by a strict JSON scanner (RFC 8259) that checks
+ * the whole document and keeps only the spans of the top-level members
+ * the route needs; nothing else is stored and nothing is allocated. The
+ * id and correlation id are unescaped into the event's own buffers; the
+ * value points into the body, byte-exact.
  *
- * The one thing to know: jsmn is a tokenizer, not a validator. Even in
- * strict mode it accepts missing or doubled separators, trailing
- * commas, bad literals ("tru", "1.2.3") and raw control characters in
- * strings, and it stops at a NUL byte. check_tree() therefore checks
- * the token tree and every byte between tokens against the JSON
- * grammar; do not trust a token's shape anywhere before it has run.
- * jsmn's cost per closing bracket grows with the token depth, so
- * scan_object() caps nesting at EVENT_MAX_DEPTH and cuts the body at
- * the end of the top-level object before jsmn sees it; that keeps
- * decoding O(bytes * EVENT_MAX_DEPTH) for any input.
+ * The one thing to know: scan_body() is the only validator. A span it
+ * records is trusted afterwards (a string's escapes are well-formed, it
+ * holds no raw control character or quote) only because it checked the
+ * whole body, so every rule of the grammar lives there: separators,
+ * literals, numbers, escapes, nothing but whitespace after the object.
+ * Nesting deeper than EVENT_MAX_DEPTH is rejected, which keeps its
+ * stack a fixed array.
  *
  * Seed format: a duplicated top-level member keeps its first value.
  */
 #include "autoconf.h"
 
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS	/* else each ',' rescans all tokens: O(n^2) */
-#include <jsmn.h>
-
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/event.h"
 #include "common/log.h"
 
-/*
- * Deepest object/array nesting accepted. jsmn walks up from the last
- * token at each closing bracket, so parsing costs O(bytes * depth).
- */
+/* Deepest object/array nesting accepted, the top-level object included. */
 #define EVENT_MAX_DEPTH 128
-#define EVENT_INITIAL_TOKENS 128u
 
-static int
-is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
+/*
+ * scan_string() is called for keys and for values; gcc 12 -O2 then keeps
+ * it a function, and a decode costs about 15% more instructions.
+ */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
 
 int
 event_decoder_init(struct event_decoder *d, size_t max_message_bytes)
 {
-	size_t max;
-
 	memset(d, 0, sizeof(*d));
-	/* jsmn keeps offsets in int. */
+	/*
+	 * event.max_message_bytes is at most 100 MiB; a bound near INT_MAX
+	 * is a caller's mistake, and keeps every offset within an int.
+	 */
 	if (max_message_bytes == 0 || max_message_bytes > (size_t)INT_MAX - 4) {
 		log_error("event: max_message_bytes %zu out of range", max_message_bytes);
 		errno = EINVAL;
 		return -1;
 	}
-	/*
-	 * Every token but the last takes at least two bytes (itself and a
-	 * separator or bracket), so a body of n bytes has at most n/2 + 1.
-	 */
-	max = max_message_bytes / 2 + 2;
-	d->max_tokens = (unsigned)max;
-	d->ntokens = d->max_tokens < EVENT_INITIAL_TOKENS ? d->max_tokens : EVENT_INITIAL_TOKENS;
-	d->tokens = calloc(d->ntokens, sizeof(jsmntok_t));
-	if (d->tokens == NULL) {
-		log_error("event: cannot allocate %u tokens: %s", d->ntokens, strerror(errno));
-		d->ntokens = 0;
-		return -1;
-	}
+	d->max_bytes = max_message_bytes;
 	return 0;
 }
 
 void
 event_decoder_free(struct event_decoder *d)
 {
-	free(d->tokens);
 	memset(d, 0, sizeof(*d));
-}
-
-/* Doubles the token array, up to max_tokens. 0, or -1 at the bound. */
-static int
-grow_tokens(struct event_decoder *d)
-{
-	unsigned n;
-	void *p;
-
-	if (d->ntokens >= d->max_tokens)
-		return -1;
-	n = d->ntokens > d->max_tokens / 2 ? d->max_tokens : d->ntokens * 2;
-	p = realloc(d->tokens, (size_t)n * sizeof(jsmntok_t));
-	if (p == NULL) {
-		log_error("event: cannot grow token array to %u: %s", n, strerror(errno));
-		return -1;
-	}
-	d->tokens = p;
-	d->ntokens = n;
-	return 0;
 }
 
 /* Appends code point cp as UTF-8; -1 if it does not fit. */
@@ -219,316 +178,362 @@ json_unescape(const char *src, size_t len, char *dst, size_t cap)
 	return (long)n;
 }
 
+/* Top-level members the seed format reads. */
+enum member_name { M_ID, M_CORR, M_PAYLOAD, M_COUNT };
+
+/* A top-level member's value as scan_body() found it. */
+struct member {
+	const unsigned char *start;	/* first byte; NULL: no such member */
+	const unsigned char *end;	/* one past the last (a string's quote) */
+	int escaped;			/* a string with a backslash in it */
+};
+
+/* Bytes that end a run of plain string contents: '"', '\\' and controls. */
+static const unsigned char str_stop[256] = {
+	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+	[0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+	[0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+	[0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+	[0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+	[0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+static int
+is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+is_hex(unsigned char c)
+{
+	return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+static inline const unsigned char *
+skip_ws(const unsigned char *p, const unsigned char *end)
+{
+	/* Compact JSON has none: one comparison for the common case. */
+	while (p < end && *p <= ' ' && is_ws(*p))
+		p++;
+	return p;
+}
+
+#define BYTES_01 (UINT64_MAX / 255)	/* 0x0101010101010101 */
+
 /*
- * Finds the end of the object that starts at s[start] == '{' and
- * rejects nesting deeper than EVENT_MAX_DEPTH, before jsmn runs: jsmn
- * must never see more than one object (past a closed top-level token it
- * accepts stray closing brackets, each walking the whole token chain)
- * nor deep nesting. So this lexes exactly as jsmn does in strict mode:
- * a string runs to the next unescaped quote, and anything that is not
- * whitespace, a quote or ",:{}[]" starts a primitive that runs to the
- * next whitespace, ',', ']' or '}' (in `t:"[[` there is no string and
- * no bracket). Validity is left to jsmn and check_tree().
+ * The first byte at or after p that ends plain string contents ('"',
+ * '\\' or a control character), or end. Most of a body is string
+ * contents, so where bytes load little-endian they are tested 8 at a
+ * time. (x - n..) & ~x & 0x80.. (n <= 0x80 in every byte) sets the top
+ * bit of the lowest byte of x below n, and of no byte under it (bytes
+ * above may be flagged by the borrow): so the lowest flag is the first
+ * stop. x ^ 0x02.. maps '"' to 0x20 and keeps 0x00-0x1f below 0x20
+ * (0x20 and 0x21 go to 0x22, 0x23), so one test with n = 0x21 finds
+ * both quotes and control characters; x ^ 0x5c.. makes '\\' 0.
  */
-static int
-scan_object(const char *s, size_t len, size_t start, size_t *end)
+static inline const unsigned char *
+plain_end(const unsigned char *p, const unsigned char *end)
 {
-	unsigned depth = 0;
-	size_t i = start;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	while (end - p >= 8) {
+		uint64_t w, q, b, hit;
 
-	while (i < len) {
-		switch (s[i]) {
-		case '"':
-			for (i++; i < len && s[i] != '"'; i++)
-				if (s[i] == '\\')
-					i++;
-			i++;
-			break;
-		case '{':
-		case '[':
-			if (++depth > EVENT_MAX_DEPTH)
-				return -1;
-			i++;
-			break;
-		case '}':
-		case ']':
-			i++;
-			if (--depth == 0) {
-				*end = i;
-				return 0;
-			}
-			break;
-		case ' ': case '\t': case '\n': case '\r': case ',': case ':':
-			i++;
-			break;
-		default:
-			while (i < len && !is_ws(s[i]) && s[i] != ',' && s[i] != ']' && s[i] != '}')
-				i++;
-			break;
-		}
+		memcpy(&w, p, 8);
+		q = w ^ (BYTES_01 * 0x02);
+		b = w ^ (BYTES_01 * '\\');
+		hit = (((q - BYTES_01 * 0x21) & ~q) | ((b - BYTES_01) & ~b)) & (BYTES_01 * 0x80);
+		if (hit != 0)
+			return p + __builtin_ctzll(hit) / 8;
+		p += 8;
 	}
-	return -1;
-}
-
-/* A JSON number or literal, exactly (RFC 8259 section 6). */
-static int
-valid_primitive(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	if ((n == 4 && memcmp(s, "true", 4) == 0) ||
-	    (n == 5 && memcmp(s, "false", 5) == 0) ||
-	    (n == 4 && memcmp(s, "null", 4) == 0))
-		return 1;
-	if (i < n && s[i] == '-')
-		i++;
-	if (i < n && s[i] == '0') {
-		i++;
-	} else if (i < n && s[i] >= '1' && s[i] <= '9') {
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-	} else {
-		return 0;
-	}
-	if (i < n && s[i] == '.') {
-		size_t f = ++i;
-
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == f)
-			return 0;
-	}
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		size_t e;
-
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		e = i;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == e)
-			return 0;
-	}
-	return i == n;
-}
-
-/* First and one-past-last byte of a token, quotes included. */
-static size_t
-raw_start(const jsmntok_t *t)
-{
-	return (size_t)t->start - (t->type == JSMN_STRING);
-}
-
-static size_t
-raw_end(const jsmntok_t *t)
-{
-	return (size_t)t->end + (t->type == JSMN_STRING);
-}
-
-/* Where the text after a token's own bytes starts: inside a container. */
-static size_t
-head_end(const jsmntok_t *t)
-{
-	if (t->type == JSMN_OBJECT || t->type == JSMN_ARRAY)
-		return (size_t)t->start + 1;
-	return raw_end(t);
-}
-
-static size_t
-skip_ws(const char *s, size_t pos, size_t end)
-{
-	while (pos < end && is_ws(s[pos]))
-		pos++;
-	return pos;
+#endif
+	while (p < end && !str_stop[*p])
+		p++;
+	return p;
 }
 
 /*
- * Moves *pos from the end of token `from` up to (not including) its
- * ancestor `to`, consuming the closing bracket of every container it
- * leaves. Each token is left once over a whole walk, so this is O(n)
- * in total. -1 if anything but whitespace is found on the way.
+ * Scans a string's contents from p (just past its opening quote).
+ * Returns its closing quote, or NULL if the string is unterminated or
+ * holds a raw control character or a bad escape. *escaped tells whether
+ * it holds any escape. Surrogates are not paired here: json_unescape()
+ * rejects a lone one where the string is used as text.
  */
-static int
-close_up(const char *s, const jsmntok_t *t, int from, int to, size_t *pos, size_t end)
+static ALWAYS_INLINE const unsigned char *
+scan_string(const unsigned char *p, const unsigned char *end, int *escaped)
 {
-	for (int c = from; c != to; c = t[c].parent) {
-		if (c < 0)
-			return -1;
-		if (t[c].type == JSMN_OBJECT || t[c].type == JSMN_ARRAY) {
-			*pos = skip_ws(s, *pos, end);
-			if (*pos != (size_t)t[c].end - 1)
-				return -1;
-			*pos = (size_t)t[c].end;
-		}
-	}
-	return 0;
-}
-
-/*
- * Checks that tokens t[0..n) over s[0..end) form exactly one JSON value
- * with nothing but whitespace around it: keys are strings with one
- * value each, scalars have no children, literals and numbers are
- * well-formed, strings hold no raw control characters, and the bytes
- * between tokens are exactly whitespace and the separators the grammar
- * asks for.
- */
-static int
-check_tree(const char *s, size_t end, const jsmntok_t *t, int n)
-{
-	size_t pos;
-
-	if (n < 1 || t[0].parent != -1)
-		return -1;
-	pos = skip_ws(s, 0, end);
-	if (pos != raw_start(&t[0]))
-		return -1;
-	for (int i = 0; i < n; i++) {
-		int p = t[i].parent;
-		int is_key = p >= 0 && t[p].type == JSMN_OBJECT;
-
-		if (t[i].start < 0 || t[i].end < t[i].start || (size_t)t[i].end > end)
-			return -1;
-		if (i > 0 && (p < 0 || p >= i))
-			return -1;	/* a second top-level value */
-		switch (t[i].type) {
-		case JSMN_STRING:
-			if (t[i].size != (is_key ? 1 : 0))
-				return -1;
-			for (int k = t[i].start; k < t[i].end; k++)
-				if ((unsigned char)s[k] < 0x20)
-					return -1;
-			break;
-		case JSMN_PRIMITIVE:
-			if (is_key || t[i].size != 0 ||
-			    !valid_primitive(s + t[i].start, (size_t)(t[i].end - t[i].start)))
-				return -1;
-			break;
-		case JSMN_OBJECT:
-		case JSMN_ARRAY:
-			if (is_key)
-				return -1;
-			break;
-		default:
-			return -1;
-		}
-		if (i > 0) {
-			char sep;
-
-			/* Leave the previous token, then expect the separator. */
-			if (i - 1 == p) {
-				sep = t[p].type == JSMN_STRING ? ':' : 0;
-				pos = head_end(&t[p]);
-			} else {
-				/*
-				 * A container just before i that is not its
-				 * parent is empty: start inside its brackets.
-				 */
-				sep = ',';
-				pos = head_end(&t[i - 1]);
-				if (close_up(s, t, i - 1, p, &pos, end) < 0)
-					return -1;
-			}
-			pos = skip_ws(s, pos, end);
-			if (sep != 0) {
-				if (pos >= end || s[pos] != sep)
-					return -1;
-				pos = skip_ws(s, pos + 1, end);
-			}
-			if (pos != raw_start(&t[i]))
-				return -1;
-		}
-	}
-	/* Close everything still open, then only whitespace may follow. */
-	pos = head_end(&t[n - 1]);
-	if (close_up(s, t, n - 1, -1, &pos, end) < 0)
-		return -1;
-	return skip_ws(s, pos, end) == end ? 0 : -1;
-}
-
-/*
- * Tokenizes body[0..len) into d->tokens, growing them as needed.
- * Returns the token count, or a negative dlq_reason.
- */
-static int
-tokenize(struct event_decoder *d, const char *body, size_t len)
-{
-	jsmn_parser p;
-	int r;
-
-	jsmn_init(&p);
+	*escaped = 0;
 	for (;;) {
-		/* jsmn leaves its state resumable after JSMN_ERROR_NOMEM. */
-		r = jsmn_parse(&p, body, len, d->tokens, d->ntokens);
-		if (r != JSMN_ERROR_NOMEM)
+		p = plain_end(p, end);
+		if (p == end || *p < 0x20)
+			return NULL;
+		if (*p == '"')
+			return p;
+		*escaped = 1;
+		if (end - p < 2)
+			return NULL;
+		switch (p[1]) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+			p += 2;
 			break;
-		if (grow_tokens(d) < 0)
-			return -(int)DLQ_too_large;
+		case 'u':
+			if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) ||
+			    !is_hex(p[4]) || !is_hex(p[5]))
+				return NULL;
+			p += 6;
+			break;
+		default:
+			return NULL;
+		}
 	}
-	return r < 0 ? -(int)DLQ_invalid_json : r;
 }
 
-/* The string token t names `key` (escapes in the name allowed). */
-static int
-key_is(const char *body, const jsmntok_t *t, const char *key)
+/* Scans a number from p (at a '-' or digit); one past it, or NULL. */
+static const unsigned char *
+scan_number(const unsigned char *p, const unsigned char *end)
 {
-	const char *s = body + t->start;
-	size_t n = (size_t)(t->end - t->start), klen = strlen(key);
-	char buf[32];
-	long u;
+	if (*p == '-')
+		p++;
+	if (p == end)
+		return NULL;
+	if (*p == '0') {
+		p++;
+	} else if (*p >= '1' && *p <= '9') {
+		do
+			p++;
+		while (p < end && is_digit(*p));
+	} else {
+		return NULL;
+	}
+	if (p < end && *p == '.') {
+		if (++p == end || !is_digit(*p))
+			return NULL;
+		do
+			p++;
+		while (p < end && is_digit(*p));
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == end || !is_digit(*p))
+			return NULL;
+		do
+			p++;
+		while (p < end && is_digit(*p));
+	}
+	return p;
+}
 
-	if (memchr(s, '\\', n) == NULL)
-		return n == klen && memcmp(s, key, n) == 0;
-	u = json_unescape(s, n, buf, sizeof(buf));
-	return u >= 0 && (size_t)u == klen && memcmp(buf, key, klen) == 0;
+/* Which seed member a top-level key names, if it is not seen yet; else -1. */
+static int
+member_of(const unsigned char *k, size_t n, int escaped, const struct member *m)
+{
+	char buf[32];
+	int which;
+
+	if (escaped) {
+		long u = json_unescape((const char *)k, n, buf, sizeof(buf));
+
+		if (u < 0)
+			return -1;
+		k = (const unsigned char *)buf;
+		n = (size_t)u;
+	}
+	if (n == 8 && memcmp(k, "event_id", 8) == 0)
+		which = M_ID;
+	else if (n == 14 && memcmp(k, "correlation_id", 14) == 0)
+		which = M_CORR;
+	else if (n == 7 && memcmp(k, "payload", 7) == 0)
+		which = M_PAYLOAD;
+	else
+		return -1;
+	return m[which].start == NULL ? which : -1;
+}
+
+/*
+ * Checks that s[0..len) is one JSON object, with nothing but whitespace
+ * around it and nesting at most EVENT_MAX_DEPTH, and fills m[] with the
+ * first value of each seed member of that object. 0, or -1 if it is not.
+ *
+ * One pass, no recursion: `stack` holds the closing bracket each open
+ * container expects. A value of the top-level object starts at depth 1
+ * and has ended when the scan is back at depth 1 after it.
+ */
+static int
+scan_body(const unsigned char *s, size_t len, struct member m[M_COUNT])
+{
+	const unsigned char *p, *end = s + len, *vstart = NULL, *key;
+	unsigned char stack[EVENT_MAX_DEPTH];
+	unsigned depth = 0;
+	int want = -1, escaped = 0;
+
+	memset(m, 0, M_COUNT * sizeof(m[0]));
+	p = skip_ws(s, end);
+	if (p == end || *p != '{')
+		return -1;
+	stack[depth++] = '}';
+	p++;
+	goto object;
+
+value:
+	p = skip_ws(p, end);
+	if (p == end)
+		return -1;
+	if (depth == 1)
+		vstart = p;
+	switch (*p) {
+	case '{':
+		if (depth == EVENT_MAX_DEPTH)
+			return -1;
+		stack[depth++] = '}';
+		p++;
+		goto object;
+	case '[':
+		if (depth == EVENT_MAX_DEPTH)
+			return -1;
+		stack[depth++] = ']';
+		p = skip_ws(p + 1, end);
+		if (p < end && *p == ']') {
+			depth--;
+			p++;
+			goto next;
+		}
+		goto value;
+	case '"':
+		p = scan_string(p + 1, end, &escaped);
+		if (p == NULL)
+			return -1;
+		p++;
+		goto next;
+	case 't':
+		if (end - p < 4 || memcmp(p, "true", 4) != 0)
+			return -1;
+		p += 4;
+		goto next;
+	case 'f':
+		if (end - p < 5 || memcmp(p, "false", 5) != 0)
+			return -1;
+		p += 5;
+		goto next;
+	case 'n':
+		if (end - p < 4 || memcmp(p, "null", 4) != 0)
+			return -1;
+		p += 4;
+		goto next;
+	default:
+		if (*p != '-' && !is_digit(*p))
+			return -1;
+		p = scan_number(p, end);
+		if (p == NULL)
+			return -1;
+		goto next;
+	}
+
+object:
+	/* Just inside '{': the object closes at once, or a member follows. */
+	p = skip_ws(p, end);
+	if (p < end && *p == '}') {
+		depth--;
+		p++;
+		goto next;
+	}
+member:
+	if (p == end || *p != '"')
+		return -1;
+	key = p + 1;
+	p = scan_string(key, end, &escaped);
+	if (p == NULL)
+		return -1;
+	if (depth == 1)
+		want = member_of(key, (size_t)(p - key), escaped, m);
+	p = skip_ws(p + 1, end);
+	if (p == end || *p != ':')
+		return -1;
+	p++;
+	goto value;
+
+next:
+	/* A value ended just before p. */
+	if (depth <= 1) {
+		if (depth == 0)
+			return skip_ws(p, end) == end ? 0 : -1;
+		if (want >= 0) {
+			m[want].start = vstart;
+			m[want].end = p;
+			m[want].escaped = *vstart == '"' && escaped;
+			want = -1;
+		}
+	}
+	p = skip_ws(p, end);
+	if (p == end)
+		return -1;
+	if (*p == ',') {
+		p++;
+		if (stack[depth - 1] == '}') {
+			p = skip_ws(p, end);
+			goto member;
+		}
+		goto value;
+	}
+	if (*p != stack[depth - 1])
+		return -1;
+	depth--;
+	p++;
+	goto next;
+}
+
+/*
+ * The contents of a string member, unescaped into dst (cap bytes): its
+ * length, or -1 if it does not fit or holds a lone surrogate. Without a
+ * backslash the scanned bytes are already the text.
+ */
+static long
+member_text(const struct member *v, char *dst, size_t cap)
+{
+	const char *s = (const char *)v->start + 1;
+	size_t n = (size_t)(v->end - v->start) - 2;
+
+	if (v->escaped)
+		return json_unescape(s, n, dst, cap);
+	if (n > cap)
+		return -1;
+	memcpy(dst, s, n);
+	return (long)n;
 }
 
 static enum dlq_reason
-decode_seed(struct event_decoder *d, const char *body, size_t len, struct event *ev)
+decode_seed(const char *body, size_t len, struct event *ev)
 {
-	const jsmntok_t *t, *id = NULL, *corr = NULL, *payload = NULL;
-	size_t start = skip_ws(body, 0, len), end;
+	struct member m[M_COUNT];
+	const struct member *id = &m[M_ID], *corr = &m[M_CORR], *payload = &m[M_PAYLOAD];
 	long u;
-	int n;
 
-	if (start == len || body[start] != '{' || scan_object(body, len, start, &end) < 0 ||
-	    skip_ws(body, end, len) != len)
-		return DLQ_invalid_json;
-	n = tokenize(d, body, end);
-	if (n < 0)
-		return (enum dlq_reason)-n;
-	t = d->tokens;
-	if (check_tree(body, end, t, n) < 0 || t[0].type != JSMN_OBJECT)
+	if (scan_body((const unsigned char *)body, len, m) < 0)
 		return DLQ_invalid_json;
 
-	/* Keys of the top-level object are the tokens whose parent is 0. */
-	for (int i = 1; i < n; i++) {
-		if (t[i].parent != 0)
-			continue;
-		if (id == NULL && key_is(body, &t[i], "event_id"))
-			id = &t[i + 1];
-		else if (corr == NULL && key_is(body, &t[i], "correlation_id"))
-			corr = &t[i + 1];
-		else if (payload == NULL && key_is(body, &t[i], "payload"))
-			payload = &t[i + 1];
-	}
-
-	if (id == NULL || id->type != JSMN_STRING)
+	if (id->start == NULL || *id->start != '"')
 		return DLQ_missing_event_id;
-	u = json_unescape(body + id->start, (size_t)(id->end - id->start), ev->id, EVENT_ID_MAX);
+	u = member_text(id, ev->id, EVENT_ID_MAX);
 	/* The id is also a C string (logs, Redis keys): no empty, no NUL. */
-	if (u <= 0 || memchr(ev->id, '\0', (size_t)u) != NULL) {
+	if (u <= 0 || (id->escaped && memchr(ev->id, '\0', (size_t)u) != NULL)) {
 		ev->id[0] = '\0';
 		return DLQ_missing_event_id;
 	}
 	ev->id[u] = '\0';
 	ev->id_len = (size_t)u;
 
-	if (corr != NULL && !(corr->type == JSMN_PRIMITIVE && body[corr->start] == 'n')) {
-		if (corr->type != JSMN_STRING)
+	if (corr->start != NULL && *corr->start != 'n') {
+		if (*corr->start != '"')
 			return DLQ_invalid_correlation_id;
-		u = json_unescape(body + corr->start, (size_t)(corr->end - corr->start),
-		    ev->correlation, EVENT_CORRELATION_MAX);
+		u = member_text(corr, ev->correlation, EVENT_CORRELATION_MAX);
 		if (u < 0)
 			return DLQ_invalid_correlation_id;
 		ev->correlation_len = (size_t)u;
@@ -538,10 +543,10 @@ decode_seed(struct event_decoder *d, const char *body, size_t len, struct event 
 		ev->nhdr++;
 	}
 
-	if (payload == NULL)
+	if (payload->start == NULL)
 		return DLQ_missing_payload;
-	ev->value = body + raw_start(payload);
-	ev->value_len = raw_end(payload) - raw_start(payload);
+	ev->value = payload->start;
+	ev->value_len = (size_t)(payload->end - payload->start);
 	ev->key = ev->id;
 	ev->key_len = ev->id_len;
 	return DLQ_NONE;
@@ -553,7 +558,7 @@ event_decode(struct event_decoder *d, const struct route *r,
 {
 	enum dlq_reason why;
 
-	assert(d->tokens != NULL);
+	assert(d->max_bytes != 0);
 	ev->id[0] = '\0';
 	ev->id_len = 0;
 	ev->key = ev->value = NULL;
@@ -561,11 +566,11 @@ event_decode(struct event_decoder *d, const struct route *r,
 	ev->nhdr = 0;
 	ev->correlation_len = 0;
 
-	if (len > r->max_message_bytes || len > (size_t)INT_MAX)
+	if (len > r->max_message_bytes || len > d->max_bytes)
 		return DLQ_too_large;
 	switch (r->format) {
 	case ROUTE_FMT_SEED_JSON:
-		why = decode_seed(d, body, len, ev);
+		why = decode_seed(body, len, ev);
 		break;
 	default:
 		assert(!"unknown route format");

@@ -36,13 +36,15 @@ struct event {
 	size_t correlation_len;
 };
 
-/* Token storage reused across messages; grows up to a bound, never shrinks. */
+/* A worker's decoder: it keeps nothing between messages but its bound. */
 struct event_decoder {
-	void *tokens;		/* jsmntok_t[] */
-	unsigned ntokens;
-	unsigned max_tokens;
+	size_t max_bytes;	/* longest body decoded; 0: not initialised */
 };
 
+/*
+ * Sets the decoder up for bodies of up to max_message_bytes (longer
+ * ones are too_large, whatever the route allows). 0, or -1 (EINVAL).
+ */
 int event_decoder_init(struct event_decoder *d, size_t max_message_bytes);
 void event_decoder_free(struct event_decoder *d);
 

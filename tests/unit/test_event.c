@@ -115,6 +115,34 @@ static const struct ok_case ok_cases[] = {
 	{ "numbers of every shape",
 	  "{\"event_id\":\"e\",\"payload\":[0,-0,1,-1,10,0.5,-0.25,1e3,1E-3,2.5e+10]}",
 	  "e", "[0,-0,1,-1,10,0.5,-0.25,1e3,1E-3,2.5e+10]", NULL },
+	{ "more numbers",
+	  "{\"event_id\":\"e\",\"payload\":[-0,1e5,1E+05,0e0,-0.0e-0,0.000,1e999,"
+	  "123456789012345678901234567890]}",
+	  "e", "[-0,1e5,1E+05,0e0,-0.0e-0,0.000,1e999,123456789012345678901234567890]", NULL },
+	{ "number ends the payload", "{\"event_id\":\"e\",\"payload\":-0}", "e", "-0", NULL },
+	{ "exponent ends the payload", "{\"event_id\":\"e\",\"payload\":1e5 }", "e", "1e5", NULL },
+	{ "every escape in the payload",
+	  "{\"event_id\":\"e\",\"payload\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00aF\\uFFFF\"}",
+	  "e", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00aF\\uFFFF\"", NULL },
+	/* Surrogates are paired only where a string is read as text. */
+	{ "lone surrogates in the payload kept",
+	  "{\"event_id\":\"e\",\"payload\":\"\\ud800 \\udc00\"}",
+	  "e", "\"\\ud800 \\udc00\"", NULL },
+	{ "lone surrogate in another member's name",
+	  "{\"\\ud800\":1,\"event_id\":\"e\",\"payload\":2}", "e", "2", NULL },
+	{ "escaped name too long to be a seed member",
+	  "{\"\\u0065vent_id_and_then_some_more_bytes\":\"x\",\"event_id\":\"e\",\"payload\":1}",
+	  "e", "1", NULL },
+	{ "empty member name", "{\"\":1,\"event_id\":\"e\",\"payload\":2}", "e", "2", NULL },
+	/* Bytes are not checked as UTF-8: DEL and any byte >= 0x80 pass. */
+	{ "DEL and non-UTF-8 bytes in strings",
+	  "{\"event_id\":\"a\x7f\xff\xc3\",\"payload\":\"\x80\xfe\"}",
+	  "a\x7f\xff\xc3", "\"\x80\xfe\"", NULL },
+	{ "nested empty containers",
+	  "{\"event_id\":\"e\",\"payload\":[[],{},[{}],{\"a\":[]}]}",
+	  "e", "[[],{},[{}],{\"a\":[]}]", NULL },
+	{ "payload of one string in an array", "{\"payload\":[\"\"],\"event_id\":\"e\"}",
+	  "e", "[\"\"]", NULL },
 };
 
 Test(event, valid_bodies)
@@ -242,6 +270,40 @@ static const struct bad_case bad_cases[] = {
 	{ "primitive swallowing brackets", "{" EP "[t\"[[ , 1]}", 0, DLQ_invalid_json },
 	{ "stray closers after the object", "{" EP "1} :\"a\":\"a\"}}", 0, DLQ_invalid_json },
 	{ "string chain", "{" EP "[\"a\":\"b\":\"c\"]}", 0, DLQ_invalid_json },
+	{ "bad number -01", "{" EP "-01}", 0, DLQ_invalid_json },
+	{ "bad number 00", "{" EP "00}", 0, DLQ_invalid_json },
+	{ "bad number -.5", "{" EP "-.5}", 0, DLQ_invalid_json },
+	{ "bad number 1.e5", "{" EP "1.e5}", 0, DLQ_invalid_json },
+	{ "bad number 1e5.5", "{" EP "1e5.5}", 0, DLQ_invalid_json },
+	{ "bad number 1e+-5", "{" EP "1e+-5}", 0, DLQ_invalid_json },
+	{ "bad number 1E", "{" EP "[1E]}", 0, DLQ_invalid_json },
+	{ "bad number Infinity", "{" EP "-Infinity}", 0, DLQ_invalid_json },
+	{ "bad number 1_000", "{" EP "1_000}", 0, DLQ_invalid_json },
+	{ "number cut by the end", "{" EP "12", 0, DLQ_invalid_json },
+	{ "literal cut by the end", "{" EP "tru", 0, DLQ_invalid_json },
+	{ "literal without its close", "{" EP "null", 0, DLQ_invalid_json },
+	{ "bad literal fals", "{" EP "[fals]}", 0, DLQ_invalid_json },
+	{ "bad literal nulll", "{" EP "nulll}", 0, DLQ_invalid_json },
+	{ "leading comma in object", "{," EP "1}", 0, DLQ_invalid_json },
+	{ "only a comma in object", "{,}", 0, DLQ_invalid_json },
+	{ "only a comma in array", "{" EP "[,]}", 0, DLQ_invalid_json },
+	{ "trailing comma in nested object", "{" EP "{\"a\":1,}}", 0, DLQ_invalid_json },
+	{ "comma before a closer after a container", "{" EP "[[1],]}", 0, DLQ_invalid_json },
+	{ "member without a name", "{" EP "{:1}}", 0, DLQ_invalid_json },
+	{ "value in object without a name", "{" EP "{1}}", 0, DLQ_invalid_json },
+	{ "two top-level objects", "{" EP "1} {}", 0, DLQ_invalid_json },
+	{ "whitespace then garbage", "{" EP "1} \n\t x", 0, DLQ_invalid_json },
+	{ "backslash at the end", "{\"event_id\":\"e\\", 0, DLQ_invalid_json },
+	{ "escape cut by the end", "{\"event_id\":\"\\u12", 0, DLQ_invalid_json },
+	{ "escape \\a", "{" EP "\"\\a\"}", 0, DLQ_invalid_json },
+	{ "escape \\U", "{" EP "\"\\U0041\"}", 0, DLQ_invalid_json },
+	{ "escape \\u with 3 digits", "{" EP "\"\\u004\"}", 0, DLQ_invalid_json },
+	{ "escaped NUL byte", "{" EP "\"\\\0\"}", 32, DLQ_invalid_json },
+	{ "raw 0x1f in a string", "{" EP "\"\x1f\"}", 0, DLQ_invalid_json },
+	{ "vertical tab is not whitespace", "{\v" EP "1}", 0, DLQ_invalid_json },
+	{ "no-break space is not whitespace", "{" EP "\xa0" "1}", 0, DLQ_invalid_json },
+	{ "DEL outside strings", "{" EP "1\x7f}", 0, DLQ_invalid_json },
+	{ "invalid JSON wins over a missing event_id", "{\"payload\":1,}", 0, DLQ_invalid_json },
 	/* event_id */
 	{ "no event_id", "{\"payload\":1}", 0, DLQ_missing_event_id },
 	{ "only nested event_id", "{\"payload\":{\"event_id\":\"inner\"}}", 0, DLQ_missing_event_id },
@@ -409,6 +471,12 @@ Test(event, deep_nesting)
 		{ 128, "[", "]", DLQ_invalid_json },
 		{ 100000, "[", "]", DLQ_invalid_json },
 		{ 100000, "{\"k\":", "}", DLQ_invalid_json },
+		{ 127, "{\"k\":", "}", DLQ_NONE },
+		{ 128, "{\"k\":", "}", DLQ_invalid_json },
+		{ 63, "[{\"k\":", "}]", DLQ_NONE },		/* 127 levels */
+		{ 64, "[{\"k\":", "}]", DLQ_invalid_json },	/* 129 levels */
+		{ 127, "[ ", " ]", DLQ_NONE },
+		{ 128, "[ ", " ]", DLQ_invalid_json },
 	};
 	struct event_decoder d;
 	struct route r = test_route(4 * 1024 * 1024);
@@ -439,12 +507,27 @@ Test(event, deep_nesting)
 		cr_expect(event_decode(&d, &r, big, len, &ev) == DLQ_NONE,
 		    "300 [ inside a string: got a rejection, want none");
 	}
+	/* An empty innermost container is a level too. */
+	for (size_t depth = 126; depth <= 128; depth++) {
+		char b[320];
+		size_t o = (size_t)snprintf(b, sizeof(b), "{\"event_id\":\"e\",\"payload\":");
+		enum dlq_reason why, want = depth < 128 ? DLQ_NONE : DLQ_invalid_json;
+
+		memset(b + o, '[', depth);
+		memset(b + o + depth, ']', depth);
+		o += 2 * depth;
+		b[o++] = '}';
+		why = event_decode(&d, &r, b, o, &ev);
+		cr_expect(why == want, "%zu empty [: got %s, want %s", depth,
+		    dlq_reason_name(why), dlq_reason_name(want));
+	}
 	event_decoder_free(&d);
 }
 
 /*
- * Bodies that made jsmn quadratic before scan_object() cut them short:
- * each took minutes at 1 MiB. The timeout is the assertion.
+ * Bodies that once made decoding quadratic (jsmn walked its token chain
+ * at closing brackets): each took minutes at 1 MiB. The timeout is the
+ * assertion.
  */
 Test(event, adversarial_bodies_stay_linear, .timeout = 20)
 {
@@ -496,16 +579,15 @@ Test(event, adversarial_bodies_stay_linear, .timeout = 20)
 	free(b);
 }
 
-Test(event, token_storage_grows_and_is_reused)
+Test(event, big_body_at_the_decoder_bound)
 {
-	const size_t n = 100000;	/* array elements: > 100000 tokens */
+	const size_t n = 100000;	/* array elements */
 	size_t cap = 2 * n + 64, len, o;
 	char *b = malloc(cap);
 	struct event_decoder d;
 	struct route r;
 	struct event ev;
 	enum dlq_reason why;
-	unsigned grown;
 
 	cr_assert(b != NULL);
 	o = (size_t)snprintf(b, cap, "{\"event_id\":\"big\",\"payload\":[");
@@ -519,33 +601,101 @@ Test(event, token_storage_grows_and_is_reused)
 	/* The decoder's bound is exactly this body's size. */
 	r = test_route(len);
 	cr_assert(event_decoder_init(&d, len) == 0);
-	cr_expect(d.ntokens < 1000, "initial tokens: got %u, want a small start", d.ntokens);
 	why = event_decode(&d, &r, b, len, &ev);
 	cr_expect(why == DLQ_NONE, "big body: got %s, want none", dlq_reason_name(why));
 	cr_expect(ev.value_len == 2 * n + 1, "value length: got %zu, want %zu",
 	    ev.value_len, 2 * n + 1);
 	cr_expect(ev.value == b + 28, "value offset: got %td, want 28",
 	    (const char *)ev.value - b);
-	cr_expect(d.ntokens >= n + 4 && d.ntokens <= d.max_tokens,
-	    "tokens after growth: got %u, want %zu..%u", d.ntokens, n + 4, d.max_tokens);
-	grown = d.ntokens;
 
-	/* Reused: a small body afterwards neither shrinks nor reallocates. */
+	/* The same decoder, a small body, then the big one again. */
 	{
-		void *before = d.tokens;
 		const char *small = "{\"event_id\":\"s\",\"payload\":[1,2]}";
 
 		why = event_decode(&d, &r, small, strlen(small), &ev);
 		cr_expect(why == DLQ_NONE, "small body: got %s, want none", dlq_reason_name(why));
-		cr_expect(d.tokens == before && d.ntokens == grown,
-		    "tokens after a small body: got %u, want %u unchanged", d.ntokens, grown);
 		why = event_decode(&d, &r, b, len, &ev);
-		cr_expect(why == DLQ_NONE && d.tokens == before,
-		    "big body again: got %s, want none without reallocating", dlq_reason_name(why));
+		cr_expect(why == DLQ_NONE, "big body again: got %s, want none", dlq_reason_name(why));
 	}
 	free(b);
 	event_decoder_free(&d);
-	cr_expect(d.tokens == NULL && d.ntokens == 0, "after free: got %u tokens, want 0", d.ntokens);
+	cr_expect(d.max_bytes == 0, "after free: got max_bytes %zu, want 0", d.max_bytes);
+}
+
+/*
+ * Strings are scanned several bytes at a time: put every byte value at
+ * every offset of a string (the id, read as text, and the payload, which
+ * ends the body) and check it is found exactly where it is.
+ */
+Test(event, every_byte_at_every_offset_in_a_string)
+{
+	struct event_decoder d;
+	struct route r = test_route(MAX_BYTES);
+	struct event ev;
+	char body[128], b1[256];
+
+	cr_assert(event_decoder_init(&d, MAX_BYTES) == 0);
+	for (unsigned c = 0; c < 256; c++) {
+		for (size_t k = 0; k < 18; k++) {
+			char text[18];
+			/* A control byte ends nothing, '"' ends the string, '\\' escapes 'a'. */
+			enum dlq_reason want = c < 0x20 || c == '"' || c == '\\' ?
+			    DLQ_invalid_json : DLQ_NONE;
+			enum dlq_reason why;
+			size_t o;
+
+			memset(text, 'a', sizeof(text));
+			text[k] = (char)c;
+
+			o = (size_t)snprintf(body, sizeof(body), "{\"event_id\":\"");
+			memcpy(body + o, text, sizeof(text));
+			o += sizeof(text);
+			o += (size_t)snprintf(body + o, sizeof(body) - o, "\",\"payload\":1}");
+			why = event_decode(&d, &r, body, o, &ev);
+			cr_expect(why == want, "byte 0x%02x at %zu of the id: \"%s\": got %s, want %s",
+			    c, k, show(b1, sizeof(b1), body, o), dlq_reason_name(why),
+			    dlq_reason_name(want));
+			if (why == DLQ_NONE)
+				cr_expect(ev.id_len == sizeof(text) &&
+				    memcmp(ev.id, text, sizeof(text)) == 0,
+				    "byte 0x%02x at %zu of the id: got \"%s\"", c, k,
+				    show(b1, sizeof(b1), ev.id, ev.id_len));
+
+			o = (size_t)snprintf(body, sizeof(body), "{\"event_id\":\"e\",\"payload\":\"");
+			memcpy(body + o, text, sizeof(text));
+			o += sizeof(text);
+			body[o++] = '"';
+			body[o++] = '}';
+			why = event_decode(&d, &r, body, o, &ev);
+			cr_expect(why == want, "byte 0x%02x at %zu of the payload: \"%s\": got %s, want %s",
+			    c, k, show(b1, sizeof(b1), body, o), dlq_reason_name(why),
+			    dlq_reason_name(want));
+			if (why == DLQ_NONE)
+				cr_expect(ev.value_len == sizeof(text) + 2 &&
+				    memcmp((const char *)ev.value + 1, text, sizeof(text)) == 0,
+				    "byte 0x%02x at %zu of the payload: got \"%s\"", c, k,
+				    show(b1, sizeof(b1), ev.value, ev.value_len));
+		}
+	}
+	/* An escape at every offset of the id: 19 bytes, 18 once unescaped. */
+	for (size_t k = 0; k < 18; k++) {
+		char want[19];
+		size_t o = (size_t)snprintf(body, sizeof(body), "{\"event_id\":\"");
+		enum dlq_reason why;
+
+		memset(body + o, 'a', 19);
+		memcpy(body + o + k, "\\n", 2);
+		o += 19;
+		o += (size_t)snprintf(body + o, sizeof(body) - o, "\",\"payload\":1}");
+		memset(want, 'a', 18);
+		want[k] = '\n';
+		want[18] = '\0';
+		why = event_decode(&d, &r, body, o, &ev);
+		cr_expect(why == DLQ_NONE && strcmp(ev.id, want) == 0,
+		    "escape at %zu: \"%s\": got %s \"%s\"", k, show(b1, 128, body, o),
+		    dlq_reason_name(why), show(b1 + 128, 128, ev.id, ev.id_len));
+	}
+	event_decoder_free(&d);
 }
 
 Test(event, decoder_bound_smaller_than_route)
@@ -574,8 +724,7 @@ Test(event, decoder_init_bounds)
 	cr_expect(event_decoder_init(&d, 0) == -1, "max 0: got success, want -1");
 	cr_expect(event_decoder_init(&d, (size_t)1 << 40) == -1, "max 2^40: got success, want -1");
 	cr_expect(event_decoder_init(&d, 1048576) == 0, "max 1 MiB: got -1, want 0");
-	cr_expect(d.max_tokens == 1048576 / 2 + 2, "max_tokens: got %u, want %d",
-	    d.max_tokens, 1048576 / 2 + 2);
+	cr_expect(d.max_bytes == 1048576, "max_bytes: got %zu, want 1048576", d.max_bytes);
 	event_decoder_free(&d);
 }
 
