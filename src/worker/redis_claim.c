@@ -87,6 +87,8 @@ struct redis_claim {
 	/* "<key_prefix><route>:" for `key_route`, then room for an id */
 	char *key;
 	size_t key_cap, key_head;
+	char *cmd;		/* one command in RESP, reused */
+	size_t cmd_cap;
 	const struct route *key_route;
 };
 
@@ -161,10 +163,64 @@ drop_connection(struct redis_claim *r, const char *why)
 		r->ops->down(r->arg);
 }
 
+/* Appends the decimal form of v at p; returns the end. */
+static char *
+put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/*
+ * Queues one command, formatted as RESP here (hiredis' own formatting
+ * builds it from sds strings with a printf-like scan per argument and
+ * two allocations; this costs one memcpy per argument). argvlen NULL:
+ * NUL-terminated arguments.
+ */
 static int
 append(struct redis_claim *r, int argc, const char **argv, const size_t *argvlen)
 {
-	if (redisAppendCommandArgv(r->c, argc, argv, argvlen) != REDIS_OK)
+	size_t need = 24, len[8];
+	char *p;
+
+	if (argc > 8)
+		return -1;
+	for (int i = 0; i < argc; i++) {
+		len[i] = argvlen != NULL ? argvlen[i] : strlen(argv[i]);
+		need += len[i] + 24;
+	}
+	if (need > r->cmd_cap) {
+		char *b = realloc(r->cmd, need);
+
+		if (b == NULL)
+			return -1;
+		r->cmd = b;
+		r->cmd_cap = need;
+	}
+	p = r->cmd;
+	*p++ = '*';
+	p = put_u64(p, (uint64_t)argc);
+	*p++ = '\r';
+	*p++ = '\n';
+	for (int i = 0; i < argc; i++) {
+		*p++ = '$';
+		p = put_u64(p, len[i]);
+		*p++ = '\r';
+		*p++ = '\n';
+		memcpy(p, argv[i], len[i]);
+		p += len[i];
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	if (redisAppendFormattedCommand(r->c, r->cmd, (size_t)(p - r->cmd)) != REDIS_OK)
 		return -1;
 	r->want_write = 1;
 	return 0;
@@ -263,6 +319,7 @@ redis_claim_destroy(struct redis_claim *r)
 		redisFree(r->c);
 	free(r->fifo);
 	free(r->key);
+	free(r->cmd);
 	free(r);
 }
 
@@ -471,22 +528,6 @@ build_key(struct redis_claim *r, const struct slot *s)
 		return 0;
 	memcpy(r->key + r->key_head, s->ev.id, s->ev.id_len);
 	return r->key_head + s->ev.id_len;
-}
-
-/* Appends the decimal form of v at p; returns the end. */
-static char *
-put_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
 }
 
 /* The slot's claim token "<token_prefix>:<generation>:<tag>" in buf; its length. */

@@ -114,7 +114,7 @@ settled_cb(void *arg, uint32_t idx)
 {
 	struct worker *w = arg;
 	struct slot *s = w->pool.all[idx];
-	uint64_t now = mono_us();
+	uint64_t now = w->now_us;
 
 	stats_observe_latency(w->st, now > s->recv_us ? now - s->recv_us : 0);
 	stat_add(&w->st->acked, 1);
@@ -635,7 +635,7 @@ amqp_begin_cb(void *arg, uint64_t tag, int redelivered, uint64_t size)
 	s->generation = w->generation;
 	s->tag = tag;
 	s->redelivered = (uint8_t)redelivered;
-	s->recv_us = mono_us();
+	s->recv_us = w->now_us;
 	w->receiving = s;
 	return s;
 }

@@ -59,6 +59,7 @@ struct worker {
 	size_t acks_pending;	/* completions since the last ack flush */
 	uint64_t ack_deadline_ms;	/* flush acks by then */
 	uint64_t now_ms;
+	uint64_t now_us;	/* CLOCK_MONOTONIC, read once per loop step */
 	uint64_t rng;
 	int stopping;
 	uint64_t stop_deadline_ms;

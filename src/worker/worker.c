@@ -64,10 +64,12 @@ on_inject(int sig)
 
 /* ---- the loop ---- */
 
-static uint64_t
-now_ms(void)
+/* Reads the clock once for the loop step: w->now_us and w->now_ms. */
+static void
+tick(struct worker *w)
 {
-	return mono_us() / 1000;
+	w->now_us = mono_us();
+	w->now_ms = w->now_us / 1000;
 }
 
 static void
@@ -204,7 +206,7 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 
 	snprintf(role, sizeof(role), "worker %d", id);
 	log_set_role(role);
-	w.now_ms = now_ms();
+	tick(&w);
 	__atomic_store_n(&ws->heartbeat_ms, w.now_ms, __ATOMIC_RELAXED);
 	if (setup(&w) < 0) {
 		teardown(&w);
@@ -217,7 +219,7 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		uint64_t due, t;
 		int timeout;
 
-		w.now_ms = now_ms();
+		tick(&w);
 		amqp_source_tick(w.amqp, w.now_ms);
 		redis_claim_tick(w.redis, w.now_ms);
 		if (relay_kafka_tick(&w) < 0) {
@@ -268,7 +270,7 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 			status = 1;
 			break;
 		}
-		w.now_ms = now_ms();
+		tick(&w);
 
 		if (pfd[is].revents & POLLIN) {
 			char buf[16];
@@ -306,6 +308,7 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 			amqp_source_read(w.amqp, w.now_ms, READ_BATCH);
 		relay_run_timers(&w);
 		redis_claim_flush(w.redis);
+		tick(&w);	/* acks settle now, after this step's work */
 		relay_flush_acks(&w, w.stopping);
 	}
 	teardown(&w);
