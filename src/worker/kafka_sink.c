@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -26,6 +27,7 @@
 #include "worker/slot.h"
 
 #define KAFKA_MAX_TOPICS 16
+#define KAFKA_POLL_MAX_MS 1000	/* poll at least this often, woken or not */
 
 struct kafka_sink {
 	const struct er_config *cfg;
@@ -34,6 +36,9 @@ struct kafka_sink {
 	int pipefd[2];
 	int discard;		/* destroying: reports are not the relay's any more */
 	int up;			/* a broker was UP in the last statistics */
+	uint64_t down_since_ms;	/* when `up` last became 0 */
+	uint64_t stats_ms;	/* statistics.interval.ms (0: no statistics) */
+	uint64_t polled_ms;	/* last kafka_sink_poll() */
 	uint64_t now_ms;
 	uint64_t outstanding;	/* produced, not yet reported */
 	uint64_t progress_ms;	/* last report, or when outstanding left 0 */
@@ -140,6 +145,25 @@ kafka_sink_check_properties(const struct er_config *cfg, char *err, size_t errsz
 	return rc;
 }
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+set_up(struct kafka_sink *k, int up)
+{
+	if (k->up && !up)
+		k->down_since_ms = mono_ms();
+	k->up = up;
+	if (k->gauges != NULL)
+		stat_set(&k->gauges->kafka_up, up);
+}
+
 static void
 dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -151,11 +175,8 @@ dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (k->outstanding > 0)
 		k->outstanding--;
 	k->progress_ms = k->now_ms;
-	if (m->err == 0) {
-		k->up = 1;
-		if (k->gauges != NULL)
-			stat_set(&k->gauges->kafka_up, 1);
-	}
+	if (m->err == 0)
+		set_up(k, 1);
 	k->ops->delivered(k->arg, m->_private, m->err);
 }
 
@@ -168,9 +189,7 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	if (k->discard)
 		return;
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-		k->up = 0;
-		if (k->gauges != NULL)
-			stat_set(&k->gauges->kafka_up, 0);
+		set_up(k, 0);
 		if (k->ops->all_down != NULL)
 			k->ops->all_down(k->arg);
 	}
@@ -207,9 +226,7 @@ stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 			up++;
 		p = st + 9;
 	}
-	k->up = up > 0;
-	if (k->gauges != NULL)
-		stat_set(&k->gauges->kafka_up, up > 0);
+	set_up(k, up > 0);
 	if (up > 0)
 		k->last_error = 0;
 	return 0;	/* librdkafka frees json */
@@ -263,6 +280,7 @@ producer_start(struct kafka_sink *k)
 	 */
 	k->stall_ms = conf_ms(conf, "message.timeout.ms", 300000) +
 	    conf_ms(conf, "socket.timeout.ms", 60000) + 5000;
+	k->stats_ms = conf_ms(conf, "statistics.interval.ms", 0);
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -277,8 +295,17 @@ producer_start(struct kafka_sink *k)
 	q = rd_kafka_queue_get_main(k->rk);
 	rd_kafka_queue_io_event_enable(q, k->pipefd[1], "1", 1);
 	rd_kafka_queue_destroy(q);
+	/*
+	 * Events queued before io events were enabled (a refused connect
+	 * is reported within microseconds) would never write the pipe, and
+	 * nothing would ever drain them: wake the first poll by hand.
+	 */
+	if (write(k->pipefd[1], "1", 1) < 0 && errno != EAGAIN)
+		log_warn("kafka_sink: pipe: %s", strerror(errno));
 	k->outstanding = 0;
 	k->last_error = 0;
+	k->up = 0;
+	k->down_since_ms = mono_ms();
 	return 0;
 }
 
@@ -343,10 +370,14 @@ kafka_sink_restart(struct kafka_sink *k)
 	producer_stop(k);
 	while (read(k->pipefd[0], buf, sizeof(buf)) > 0)
 		;
-	k->up = 0;
-	if (k->gauges != NULL)
-		stat_set(&k->gauges->kafka_up, 0);
+	set_up(k, 0);
 	return producer_start(k);
+}
+
+uint64_t
+kafka_sink_next_poll(const struct kafka_sink *k)
+{
+	return k->polled_ms + KAFKA_POLL_MAX_MS;
 }
 
 int
@@ -365,7 +396,14 @@ kafka_sink_stall_ms(const struct kafka_sink *k)
 int
 kafka_sink_up(const struct kafka_sink *k)
 {
-	return k->up;
+	return k->stats_ms == 0 ? 1 : k->up;	/* no statistics: cannot tell */
+}
+
+int
+kafka_sink_down_too_long(const struct kafka_sink *k, uint64_t now_ms)
+{
+	/* Two statistics without a broker up, and a second's grace. */
+	return k->stats_ms > 0 && !k->up && now_ms > k->down_since_ms + 2 * k->stats_ms + 1000;
 }
 
 void
@@ -465,6 +503,7 @@ kafka_sink_poll(struct kafka_sink *k, uint64_t now_ms)
 	char buf[256];
 
 	k->now_ms = now_ms;
+	k->polled_ms = now_ms;
 	while (read(k->pipefd[0], buf, sizeof(buf)) > 0)
 		;
 	while (rd_kafka_poll(k->rk, 0) > 0)

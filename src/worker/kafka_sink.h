@@ -44,6 +44,12 @@ rd_kafka_resp_err_t kafka_sink_produce(struct kafka_sink *k, struct slot *s);
  * producer raised a fatal error (it must be recreated), else 0.
  */
 int kafka_sink_poll(struct kafka_sink *k, uint64_t now_ms);
+/*
+ * When kafka_sink_poll() is due even without a wake-up: the pipe is
+ * written only when librdkafka's queue goes from empty to non-empty, so
+ * one missed transition would otherwise leave reports unserved forever.
+ */
+uint64_t kafka_sink_next_poll(const struct kafka_sink *k);
 
 /*
  * Destroys the producer, dropping every record it still holds without a
@@ -60,8 +66,18 @@ int kafka_sink_restart(struct kafka_sink *k);
 int kafka_sink_stalled(struct kafka_sink *k, uint64_t now_ms);
 uint64_t kafka_sink_stall_ms(const struct kafka_sink *k);
 
-/* 1 if a broker was up in the last statistics or a record was delivered since. */
+/*
+ * 1 if a broker was up in the last statistics or a record was delivered
+ * since (always 1 when statistics.interval.ms is 0: it cannot tell).
+ */
 int kafka_sink_up(const struct kafka_sink *k);
+/*
+ * 1 if no broker has been up for two statistics intervals and a second
+ * (never when statistics are off). librdkafka reports "all brokers down"
+ * only when brokers it was connected to go down; this also covers a
+ * producer that never reached any.
+ */
+int kafka_sink_down_too_long(const struct kafka_sink *k, uint64_t now_ms);
 
 /* For fault tests: raises a fatal producer error (rd_kafka_test_fatal_error). */
 void kafka_sink_inject_fatal(struct kafka_sink *k);

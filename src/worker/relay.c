@@ -390,6 +390,9 @@ relay_kafka_tick(struct worker *w)
 		}
 		break;
 	case BREAKER_CLOSED:
+		if (kafka_sink_down_too_long(w->kafka, w->now_ms) &&
+		    breaker_trip(&w->breaker, w->now_ms))
+			breaker_changed(w, "no broker up");
 		break;
 	}
 	return 0;
@@ -537,42 +540,42 @@ marked_cb(void *arg, struct slot *s, int ok)
 		complete(w, s);
 }
 
+/* Hands every slot queued for Redis to `next` (claim or bypass). */
 static void
-redis_ready_cb(void *arg)
+drain_claim_q(struct worker *w, void (*next)(struct worker *, struct slot *))
 {
-	struct worker *w = arg;
 	struct slot_queue q = w->claim_q;
 	struct slot *s;
 
-	if (w->bypassing) {
-		w->bypassing = 0;
-		log_info("Redis answers again: de-duplication resumed");
-	}
 	w->claim_q = (struct slot_queue){0};
 	while ((s = slot_queue_pop(&q)) != NULL) {
 		if (s->stale)
 			slot_free(w, s);
 		else
-			claim(w, s);
+			next(w, s);
 	}
+}
+
+static void
+redis_ready_cb(void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->bypassing) {
+		w->bypassing = 0;
+		log_info("Redis answers again: de-duplication resumed");
+	}
+	drain_claim_q(w, claim);
 }
 
 static void
 redis_down_cb(void *arg)
 {
 	struct worker *w = arg;
-	struct slot_queue q = w->claim_q;
-	struct slot *s;
 
-	if (!w->dedup_bypass)
-		return;	/* block: the queue waits for Redis */
-	w->claim_q = (struct slot_queue){0};
-	while ((s = slot_queue_pop(&q)) != NULL) {
-		if (s->stale)
-			slot_free(w, s);
-		else
-			bypass(w, s);
-	}
+	if (w->dedup_bypass)
+		drain_claim_q(w, bypass);
+	/* block: the queue waits for Redis */
 }
 
 const struct redis_claim_ops relay_redis_ops = {

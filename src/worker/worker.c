@@ -33,30 +33,18 @@ static volatile sig_atomic_t got_term;
 static volatile sig_atomic_t got_inject_fatal;
 static int sig_pipe[2] = {-1, -1};
 
+/* TERM, and USR2 for fault tests only (a fatal producer error). */
 static void
-on_term(int sig)
+on_signal(int sig)
 {
 	int saved = errno;
 	char c = 1;
 	ssize_t w;
 
-	(void)sig;
-	got_term = 1;
-	w = write(sig_pipe[1], &c, 1);
-	(void)w;
-	errno = saved;
-}
-
-/* Fault tests only: SIGUSR2 raises a fatal producer error. */
-static void
-on_inject(int sig)
-{
-	int saved = errno;
-	char c = 1;
-	ssize_t w;
-
-	(void)sig;
-	got_inject_fatal = 1;
+	if (sig == SIGUSR2)
+		got_inject_fatal = 1;
+	else
+		got_term = 1;
 	w = write(sig_pipe[1], &c, 1);
 	(void)w;
 	errno = saved;
@@ -135,7 +123,7 @@ setup(struct worker *w)
 		return -1;
 	}
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
+	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
@@ -145,7 +133,7 @@ setup(struct worker *w)
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
 	if (getenv("EVENT_RELAY_FAULT_INJECTION") != NULL) {
-		sa.sa_handler = on_inject;
+		sa.sa_handler = on_signal;
 		sigaction(SIGUSR2, &sa, NULL);
 	}
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -240,6 +228,8 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 			due = t;
 		if ((t = relay_kafka_next_due(&w)) < due)
 			due = t;
+		if ((t = kafka_sink_next_poll(w.kafka)) < due)
+			due = t;
 		if (w.acks_pending > 0 && w.ack_deadline_ms < due)
 			due = w.ack_deadline_ms;
 		if ((t = ack_tracker_next_due(&w.tracker)) < due)
@@ -288,7 +278,8 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		if (pfd[il].revents & (POLLIN | POLLHUP))
 			begin_stop(&w, "the master is gone");
 
-		if ((pfd[ik].revents & POLLIN) && kafka_sink_poll(w.kafka, w.now_ms) &&
+		if (((pfd[ik].revents & POLLIN) || w.now_ms >= kafka_sink_next_poll(w.kafka)) &&
+		    kafka_sink_poll(w.kafka, w.now_ms) &&
 		    relay_kafka_restart(&w, "fatal producer error") < 0) {
 			/*
 			 * No producer at all. Exiting closes the AMQP
