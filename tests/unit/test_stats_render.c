@@ -316,11 +316,12 @@ Test(stats, latency_buckets)
 		size_t bucket;
 	} cases[] = {
 		{ 0, 0 }, { 499, 0 }, { 500, 0 }, { 501, 1 }, { 1000, 1 }, { 1001, 2 },
+		{ 50000, 10 }, { 50001, 11 }, { 74999, 12 }, { 75001, 13 },
 		{ 9999999, STATS_LATENCY_BUCKETS - 1 }, { 10000000, STATS_LATENCY_BUCKETS - 1 },
 		{ 10000001, STATS_LATENCY_BUCKETS }, { UINT64_MAX / 2, STATS_LATENCY_BUCKETS },
 	};
 
-	cr_expect(STATS_LATENCY_BUCKETS == 14, "buckets: got %d, want the 14 table rows",
+	cr_expect(STATS_LATENCY_BUCKETS == 20, "buckets: got %d, want the 20 table rows",
 	    STATS_LATENCY_BUCKETS);
 	cr_expect(stats_latency_bounds_us[0] == 500 &&
 	    stats_latency_bounds_us[STATS_LATENCY_BUCKETS - 1] == 10000000,
