@@ -28,6 +28,14 @@
 #include "worker/worker.h"
 
 #define READ_BATCH 512
+/*
+ * Wake-ups are at least this far apart while busy: what arrives in the
+ * meantime (deliveries, Redis replies, Kafka reports) is handled in one
+ * step, with one poll, one Redis write and one ack for all of it.
+ * Measured with bench/run (200,000 events, 2 workers): 11.3 -> 8.0 us
+ * of CPU per message at the same msgs/s and p99; 2 ms did no better.
+ */
+#define LOOP_MIN_US 1000
 
 static volatile sig_atomic_t got_term;
 static volatile sig_atomic_t got_inject_fatal;
@@ -191,6 +199,7 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 	struct worker w = { .cfg = cfg, .route = route, .id = id, .ws = ws, .st = &ws->cur };
 	char role[32];
 	int status = 0;
+	uint64_t woke_us = 0;
 
 	snprintf(role, sizeof(role), "worker %d", id);
 	log_set_role(role);
@@ -239,6 +248,11 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		timeout = due <= w.now_ms ? 0 : due - w.now_ms > 1000 ? 1000 : (int)(due - w.now_ms);
 		if (amqp_source_buffered(w.amqp))
 			timeout = 0;
+		else if (!w.stopping && w.now_us < woke_us + LOOP_MIN_US) {
+			struct timespec ts = { 0, (long)(woke_us + LOOP_MIN_US - w.now_us) * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
 
 		il = nfd;
 		pfd[nfd++] = (struct pollfd){ .fd = lifeline, .events = POLLIN };
@@ -260,6 +274,7 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 			status = 1;
 			break;
 		}
+		woke_us = mono_us();
 		tick(&w);
 
 		if (pfd[is].revents & POLLIN) {
