@@ -16,14 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <amqp.h>
-#include <librdkafka/rdkafka.h>
-
 #include "common/config.h"
 #include "common/log.h"
 #include "common/route.h"
 #include "master/master.h"
-#include "worker/kafka_sink.h"
+#include "master/module_load.h"
+#include "worker/module.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -151,10 +149,16 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		case 'V':
-			printf("event-relayd %s (librdkafka %s, rabbitmq-c %s)\n", PACKAGE_VERSION,
-			    rd_kafka_version_str(), amqp_version());
+		case 'V': {
+			const struct worker_module *m = module_load(err, sizeof(err));
+
+			if (m == NULL) {
+				fprintf(stderr, "event-relayd: %s\n", err);
+				return 1;
+			}
+			printf("event-relayd %s (%s)\n", PACKAGE_VERSION, m->library_versions());
 			return 0;
+		}
 		default:
 			usage(stderr);
 			return 1;
@@ -170,7 +174,7 @@ main(int argc, char **argv)
 
 	memset(&cfg, 0, sizeof(cfg));
 	nerr = config_load(&cfg, path, NULL, stderr);
-	if (nerr == 0 && kafka_sink_check_properties(&cfg, err, sizeof(err)) < 0) {
+	if (nerr == 0 && module_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", path, err);
 		nerr++;
 	}

@@ -28,7 +28,8 @@
 #include "common/stats.h"
 #include "master/http.h"
 #include "master/master.h"
-#include "worker/worker.h"
+#include "master/module_load.h"
+#include "worker/module.h"
 
 #define RESTART_MIN_MS 500
 #define RESTART_MAX_MS 30000
@@ -111,7 +112,9 @@ spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *
 		return;
 	}
 	if (pid == 0) {
+		const struct worker_module *m;
 		struct sigaction sa;
+		char err[512];
 		int lf;
 
 		memset(&sa, 0, sizeof(sa));
@@ -123,7 +126,11 @@ spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *
 		/* Keep stdio and the lifeline's read end; nothing else of the master. */
 		lf = dup2(lifeline[0], 3) < 0 ? lifeline[0] : 3;
 		close_range(4, ~0u, 0);
-		exit(worker_main(cfg, route, i, ws, lf));
+		if ((m = module_load(err, sizeof(err))) == NULL) {
+			log_error("worker %d: %s", i, err);
+			exit(1);
+		}
+		exit(m->main(cfg, route, i, ws, lf));
 	}
 	ch->pid = pid;
 	ch->started_ms = now_ms();

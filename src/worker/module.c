@@ -1,0 +1,29 @@
+/*
+ * module: the table worker.so exports (see module.h).
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+
+#include <amqp.h>
+#include <librdkafka/rdkafka.h>
+
+#include "worker/kafka_sink.h"
+#include "worker/module.h"
+#include "worker/worker.h"
+
+static const char *
+library_versions(void)
+{
+	static char buf[128];
+
+	snprintf(buf, sizeof(buf), "librdkafka %s, rabbitmq-c %s", rd_kafka_version_str(),
+	    amqp_version());
+	return buf;
+}
+
+extern const struct worker_module event_relay_worker_module;
+
+const struct worker_module event_relay_worker_module = {
+	PACKAGE_VERSION, worker_main, kafka_sink_check_properties, library_versions,
+};
