@@ -176,7 +176,7 @@ teardown(struct worker *w)
 	 * still reach the Redis and AMQP objects (closed, but valid).
 	 */
 	if (w->kafka != NULL) {
-		int left = kafka_sink_flush(w->kafka, 1000);
+		int left = kafka_sink_flush(w->kafka, w->breaker.state == BREAKER_OPEN ? 0 : 1000);
 
 		if (left > 0)
 			log_warn("%d records still unreported at exit; their deliveries stay unacked", left);
@@ -224,9 +224,16 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 			break;
 		}
 		update_state(&w);
-		if (w.stopping && (!busy(&w) || w.now_ms >= w.stop_deadline_ms)) {
+		/*
+		 * With the breaker open nothing held can reach Kafka before
+		 * the deadline: leave now; the broker redelivers it.
+		 */
+		if (w.stopping && (!busy(&w) || w.now_ms >= w.stop_deadline_ms ||
+		    w.breaker.state == BREAKER_OPEN)) {
 			if (busy(&w))
-				log_warn("stop timeout: leaving %zu deliveries unacked", w.pool.used);
+				log_warn("%s: leaving %zu deliveries unacked",
+				    w.breaker.state == BREAKER_OPEN ? "Kafka circuit breaker open" :
+				    "stop timeout", w.pool.used);
 			break;
 		}
 
