@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/route.h"
@@ -64,15 +65,6 @@ on_signal(int sig)
 	errno = saved;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int
 install_signals(void)
 {
@@ -107,7 +99,7 @@ spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork worker %d: %s", i, strerror(errno));
-		ch->restart_at_ms = now_ms() + RESTART_MAX_MS;
+		ch->restart_at_ms = mono_ms() + RESTART_MAX_MS;
 		ws->state = WS_DOWN;
 		return;
 	}
@@ -133,7 +125,7 @@ spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *
 		exit(m->main(cfg, route, i, ws, lf));
 	}
 	ch->pid = pid;
-	ch->started_ms = now_ms();
+	ch->started_ms = mono_ms();
 	__atomic_store_n(&ws->pid, pid, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws->heartbeat_ms, ch->started_ms, __ATOMIC_RELAXED);
 	log_info("worker %d started, pid %ld", i, (long)pid);
@@ -143,7 +135,7 @@ spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *
 static void
 child_died(struct stats_shm *shm, struct child *kids, int n, pid_t pid, int status, int stopping)
 {
-	uint64_t now = now_ms();
+	uint64_t now = mono_ms();
 	struct child *ch = NULL;
 	int i;
 
@@ -250,7 +242,7 @@ master_run(const struct er_config *cfg, const struct route *route)
 			while (read(self_pipe[0], buf, sizeof(buf)) > 0)
 				;
 		}
-		now = now_ms();
+		now = mono_ms();
 		if (sig_stop && !stopping) {
 			sig_stop = 0;
 			stopping = 1;

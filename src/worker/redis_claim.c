@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/host.h"
 #include "common/log.h"
@@ -91,15 +91,6 @@ struct redis_claim {
 	size_t cmd_cap;
 	const struct route *key_route;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int
 fifo_push(struct redis_claim *r, enum req_type type, struct slot *s)

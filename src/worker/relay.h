@@ -15,8 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/event.h"
 #include "common/stats.h"
 #include "worker/ack_tracker.h"
@@ -64,16 +64,6 @@ struct worker {
 	int stopping;
 	uint64_t stop_deadline_ms;
 };
-
-/* CLOCK_MONOTONIC in microseconds. */
-static inline uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 extern const struct ack_ops relay_ack_ops;
 extern const struct kafka_sink_ops relay_kafka_ops;
