@@ -356,11 +356,7 @@ kafka_sink_new(const struct er_config *cfg, int worker_id, const struct kafka_si
 int
 kafka_sink_restart(struct kafka_sink *k)
 {
-	char buf[256];
-
 	producer_stop(k);
-	while (read(k->pipefd[0], buf, sizeof(buf)) > 0)
-		;
 	set_up(k, 0);
 	return producer_start(k);
 }
@@ -412,16 +408,7 @@ kafka_sink_destroy(struct kafka_sink *k)
 {
 	if (k == NULL)
 		return;
-	for (size_t i = 0; i < k->ntopics; i++)
-		rd_kafka_topic_destroy(k->topics[i].rkt);
-	k->ntopics = 0;
-	if (k->rk != NULL) {
-		rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->rk);
-
-		rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
-		rd_kafka_queue_destroy(q);
-		rd_kafka_destroy(k->rk);
-	}
+	producer_stop(k);
 	if (k->pipefd[0] >= 0)
 		close(k->pipefd[0]);
 	if (k->pipefd[1] >= 0)

@@ -281,8 +281,8 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 			status = 1;
 			break;
 		}
-		woke_us = mono_us();
 		tick(&w);
+		woke_us = w.now_us;
 
 		if (pfd[is].revents & POLLIN) {
 			char buf[16];
