@@ -2,8 +2,8 @@
  * config: loads the daemon-wide settings of settings.def from defaults,
  * event-relay.conf (libconfig) and the environment, in that order, into
  * struct er_config, which then owns every string and list in it. The
- * file text is read and made parseable by config_source.c; config_dump.c
- * prints the result.
+ * file text is read and made parseable by config_source.c, single values
+ * are checked by config_value.c; config_dump.c prints the result.
  *
  * Before changing: every value goes through one validator per type,
  * whether it came as text (default, environment) or from libconfig, so a
@@ -18,10 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/config.h"
 #include "common/config_source.h"
+#include "common/config_value.h"
 
 #define PASSWORD_MAX 4096		/* bytes of a password_file line */
 #define PATH_MAX_LEN 512		/* bytes of a dotted setting path */
@@ -201,192 +201,6 @@ strlist_push(struct er_strlist *l, const char *s, size_t len)
 	return 0;
 }
 
-/* Plain decimal with an optional '-': no blanks, '+', hex or overflow. */
-static int
-parse_decimal(const char *s, long *out)
-{
-	const char *p = s + (*s == '-');
-	char *end;
-	long v;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p != '\0'; p++)
-		if (*p < '0' || *p > '9')
-			return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
-parse_bool(const char *s, int *out)
-{
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-int
-config_split_addr(const char *addr, char *host, size_t hostsz, int *port)
-{
-	const char *h, *p;
-	size_t hlen, plen;
-	long v = 0;
-
-	if (addr == NULL)
-		return -1;
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-
-		if (close == NULL || close[1] != ':')
-			return -1;
-		h = addr + 1;
-		hlen = (size_t)(close - h);
-		p = close + 2;
-	} else {
-		const char *colon = strrchr(addr, ':');
-
-		if (colon == NULL)
-			return -1;
-		h = addr;
-		hlen = (size_t)(colon - addr);
-		p = colon + 1;
-		if (memchr(h, ':', hlen) != NULL)
-			return -1;	/* a bare IPv6 address needs brackets */
-	}
-	if (hlen == 0)
-		return -1;
-	for (size_t i = 0; i < hlen; i++)
-		if ((unsigned char)h[i] <= ' ' || h[i] == '/' || h[i] == '[' || h[i] == ']')
-			return -1;
-	plen = strlen(p);
-	if (plen == 0 || plen > 5)
-		return -1;
-	for (size_t i = 0; i < plen; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	if (v < 1 || v > 65535)
-		return -1;
-	if (host != NULL) {
-		if (hlen >= hostsz)
-			return -1;
-		memcpy(host, h, hlen);
-		host[hlen] = '\0';
-	}
-	if (port != NULL)
-		*port = (int)v;
-	return 0;
-}
-
-/* Each comma-separated element must be an amqp:// or amqps:// URL. */
-static int
-check_urls(const char *s, char *msg, size_t msgsz)
-{
-	size_t n = 1, k = 0;
-
-	for (const char *c = s; *c != '\0'; c++)
-		n += (*c == ',');
-	for (const char *e = s;; k++) {
-		const char *end = strchr(e, ',');
-		size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
-
-		if (!(len >= 7 && strncmp(e, "amqp://", 7) == 0) &&
-		    !(len >= 8 && strncmp(e, "amqps://", 8) == 0)) {
-			if (n == 1)
-				snprintf(msg, msgsz, "must start with amqp:// or amqps://");
-			else
-				snprintf(msg, msgsz, "URL %zu of %zu must start with amqp:// or amqps://",
-				    k + 1, n);
-			return -1;
-		}
-		if (end == NULL)
-			return 0;
-		e = end + 1;
-	}
-}
-
-/* A kafka.properties element: "name=value" with a non-empty name. */
-static int
-check_pair(const char *s, size_t len)
-{
-	const char *eq = memchr(s, '=', len);
-
-	return eq != NULL && eq != s ? 0 : -1;
-}
-
-/*
- * CHOICE settings list their alternatives in the default, "a|b|c"; the
- * first is the default. The index of `s` among them, or -1.
- */
-static int
-choice_index(const char *alts, const char *s)
-{
-	size_t n = strlen(s);
-	int i = 0;
-
-	for (const char *p = alts;; i++) {
-		const char *bar = strchr(p, '|');
-		size_t len = bar != NULL ? (size_t)(bar - p) : strlen(p);
-
-		if (len == n && strncmp(p, s, n) == 0)
-			return i;
-		if (bar == NULL)
-			return -1;
-		p = bar + 1;
-	}
-}
-
-/* "a, b or c" for the alternatives "a|b|c". */
-static void
-choice_list(const char *alts, char *buf, size_t bufsz)
-{
-	const char *last = strrchr(alts, '|');
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (const char *p = alts; *p != '\0' && n + 5 < bufsz; p++) {
-		if (*p != '|') {
-			buf[n++] = *p;
-		} else if (p == last) {
-			memcpy(buf + n, " or ", 4);
-			n += 4;
-		} else {
-			memcpy(buf + n, ", ", 2);
-			n += 2;
-		}
-	}
-	buf[n] = '\0';
-}
-
-static const char *
-choice_first(const char *alts, char *buf, size_t bufsz)
-{
-	size_t len = strcspn(alts, "|");
-
-	if (len >= bufsz)
-		len = bufsz - 1;
-	memcpy(buf, alts, len);
-	buf[len] = '\0';
-	return buf;
-}
-
 /*
  * The one validator of string-typed values (STR, ADDR, URL, LEVEL, CHOICE),
  * from a file or as text. Fills `out` on success.
@@ -408,7 +222,7 @@ parse_string(const struct setting *st, const char *s, union value *out, char *ms
 		}
 		break;
 	case ST_URL:
-		if (check_urls(s, msg, msgsz) != 0)
+		if (config_check_urls(s, msg, msgsz) != 0)
 			return -1;
 		break;
 	case ST_LEVEL:
@@ -418,10 +232,10 @@ parse_string(const struct setting *st, const char *s, union value *out, char *ms
 		}
 		return 0;
 	case ST_CHOICE:
-		if (choice_index(st->def, s) < 0) {
+		if (config_choice_index(st->def, s) < 0) {
 			char alts[128];
 
-			choice_list(st->def, alts, sizeof(alts));
+			config_choice_list(st->def, alts, sizeof(alts));
 			snprintf(msg, msgsz, "must be %s", alts);
 			return -1;
 		}
@@ -450,13 +264,13 @@ parse_text(const struct setting *st, const char *s, union value *out, char *msg,
 	memset(out, 0, sizeof(*out));
 	switch (st->type) {
 	case ST_INT:
-		if (parse_decimal(s, &out->i) != 0 || out->i < st->min || out->i > st->max) {
+		if (config_parse_decimal(s, &out->i) != 0 || out->i < st->min || out->i > st->max) {
 			snprintf(msg, msgsz, "must be an integer between %ld and %ld", st->min, st->max);
 			return -1;
 		}
 		return 0;
 	case ST_BOOL:
-		if (parse_bool(s, &out->b) != 0) {
+		if (config_parse_bool(s, &out->b) != 0) {
 			snprintf(msg, msgsz, "must be true or false");
 			return -1;
 		}
@@ -468,7 +282,7 @@ parse_text(const struct setting *st, const char *s, union value *out, char *msg,
 			const char *end = strchr(e, ',');
 			size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
 
-			if (check_pair(e, len) != 0) {
+			if (config_check_pair(e, len) != 0) {
 				snprintf(msg, msgsz, "element %zu is not name=value", out->list.n + 1);
 				strlist_free(&out->list);
 				return -1;
@@ -540,7 +354,7 @@ parse_setting(const struct setting *st, const config_setting_t *cs, union value 
 				strlist_free(&out->list);
 				return -1;
 			}
-			if (check_pair(s, strlen(s)) != 0) {
+			if (config_check_pair(s, strlen(s)) != 0) {
 				snprintf(msg, msgsz, "element %d is not name=value", i + 1);
 				strlist_free(&out->list);
 				return -1;
@@ -579,7 +393,7 @@ load_defaults(struct loader *ld)
 		const char *def = settings[i].def;
 
 		if (settings[i].type == ST_CHOICE)	/* the first alternative */
-			def = choice_first(def, first, sizeof(first));
+			def = config_choice_first(def, first, sizeof(first));
 		/* A default that does not parse is a bug in settings.def. */
 		if (parse_text(&settings[i], def, &v, msg, sizeof(msg)) != 0)
 			setting_error(ld, &none, settings[i].path, "bad default \"%s\": %s",
