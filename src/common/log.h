@@ -39,7 +39,4 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 #define log_debug(...) \
 	do { if (log_enabled(LOG_LVL_DEBUG)) log_msg(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
 
-/* Start-up problems only: logs and exits 1. */
-_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif
