@@ -160,6 +160,13 @@ ack_tracker_flush(struct ack_tracker *t, uint64_t now_ms, const struct ack_ops *
 			e->state = ACK_EMPTY;
 		}
 		t->base = end;
+		/*
+		 * The hole that held them is filled: whatever waits now
+		 * waits behind a newer one. Without this, a steady stream
+		 * (always some completion behind the oldest pending
+		 * delivery) single-acked everything every hole_delay_ms.
+		 */
+		t->stuck = 0;
 	}
 
 	/* Completions behind a hole: single acks once the hole is old. */

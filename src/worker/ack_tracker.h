@@ -36,7 +36,7 @@ struct ack_tracker {
 	uint64_t generation;	/* channel generation the tags belong to */
 	size_t ndone;		/* entries in ACK_DONE */
 	size_t npending;	/* entries in ACK_PENDING */
-	uint64_t stuck_since_ms;	/* when DONE entries first waited behind a hole */
+	uint64_t stuck_since_ms;	/* since when the prefix has not moved with DONE entries behind it */
 	int stuck;		/* stuck_since_ms is set */
 	uint64_t hole_delay_ms;	/* single-ack stuck completions after this long */
 	size_t hole_max;	/* ... or when this many wait */

@@ -133,6 +133,38 @@ Test(ack_tracker, old_hole_gets_single_acks_behind_it)
 	cr_assert_eq(ack_tracker_outstanding(&t), 0);
 }
 
+Test(ack_tracker, moving_hole_is_young_again)
+{
+	/*
+	 * A steady stream: there is always a completion behind the oldest
+	 * pending delivery, but each hole fills within 10 ms. Only a hole
+	 * that stays put may trigger single acks.
+	 */
+	add_range(1, 2);
+	ack_tracker_complete(&t, 1, 2);
+	ack_tracker_flush(&t, 1000, &ops, &r);	/* 2 waits behind 1 */
+	for (uint64_t k = 1; k < 30; k++) {
+		uint64_t now = 1000 + k * 10;
+
+		add_range(2 * k + 1, 2 * k + 2);
+		ack_tracker_complete(&t, 1, 2 * k - 1);	/* the hole fills... */
+		ack_tracker_complete(&t, 1, 2 * k + 2);	/* ...a new one opens */
+		ack_tracker_flush(&t, now, &ops, &r);
+		cr_assert_eq(r.nack, k, "at %lu ms: got %zu acks, want %lu", (unsigned long)now,
+		    r.nack, (unsigned long)k);
+		cr_assert_eq(r.tag[k - 1], 2 * k);
+		cr_assert_eq(r.multiple[k - 1], 1);
+		cr_assert_eq(ack_tracker_next_due(&t), now + 100);
+	}
+	/* The hole at 59 stays put: 100 ms later, 60 is acked singly. */
+	ack_tracker_flush(&t, 1290 + 99, &ops, &r);
+	cr_assert_eq(r.nack, 29);
+	ack_tracker_flush(&t, 1290 + 100, &ops, &r);
+	cr_assert_eq(r.nack, 30);
+	cr_assert_eq(r.tag[29], 60);
+	cr_assert_eq(r.multiple[29], 0);
+}
+
 Test(ack_tracker, prefix_of_only_single_acked_entries_sends_nothing)
 {
 	add_range(1, 3);
