@@ -5,8 +5,9 @@
  * States: DOWN (waiting for the reconnect time) -> CONNECTING
  * (non-blocking connect in progress) -> SETUP (AUTH, SELECT and SCRIPT
  * LOAD sent) -> READY. Any error or a request older than
- * REDIS_REPLY_TIMEOUT_MS drops the connection: every pending request is
- * answered CLAIM_ERROR / not marked, so no slot is ever forgotten.
+ * REDIS_REPLY_TIMEOUT_MS drops the connection: every pending claim is
+ * answered CLAIM_ERROR, so no slot is ever forgotten. Done-marks and
+ * releases hold no slot: their replies are only counted.
  */
 #include "autoconf.h"
 
@@ -146,8 +147,6 @@ drop_connection(struct redis_claim *r, const char *why)
 
 		if (q.type == REQ_CLAIM)
 			r->ops->claimed(r->arg, q.slot, CLAIM_ERROR, NULL, 0);
-		else if (q.type == REQ_MARK)
-			r->ops->marked(r->arg, q.slot, 0);
 	}
 	r->setup_pending = 0;
 	if (r->ops->down != NULL)
@@ -332,6 +331,12 @@ redis_claim_failed(const struct redis_claim *r)
 	return r->state != RC_READY && r->failed;
 }
 
+size_t
+redis_claim_pending(const struct redis_claim *r)
+{
+	return r->fifo_len;
+}
+
 int
 redis_claim_fd(const struct redis_claim *r)
 {
@@ -414,10 +419,9 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 		break;
 	case REQ_MARK:
 		if (reply->type == REDIS_REPLY_ERROR) {
-			log_warn("redis_claim: done-mark %s: %s", q.slot->ev.id, reply->str);
+			log_warn("redis_claim: done-mark: %s", reply->str);
 			stat_add(&r->counters->redis_errors, 1);
 		}
-		r->ops->marked(r->arg, q.slot, reply->type != REDIS_REPLY_ERROR);
 		break;
 	case REQ_RELEASE:
 		if (reply->type == REDIS_REPLY_ERROR) {
@@ -583,7 +587,7 @@ redis_claim_mark(struct redis_claim *r, struct slot *s)
 		const char *argv[] = {"SET", r->key, "done", "PX", r->ttl_ms};
 		size_t argvlen[] = {3, klen, 4, 2, strlen(r->ttl_ms)};
 
-		if (klen == 0 || append(r, 5, argv, argvlen) < 0 || fifo_push(r, REQ_MARK, s) < 0)
+		if (klen == 0 || append(r, 5, argv, argvlen) < 0 || fifo_push(r, REQ_MARK, NULL) < 0)
 			return -1;
 	}
 	return 0;

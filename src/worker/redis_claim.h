@@ -32,8 +32,6 @@ struct redis_claim_ops {
 	/* For CLAIM_BUSY, holder is the token of the delivery holding the claim. */
 	void (*claimed)(void *arg, struct slot *s, enum claim_result r,
 	    const char *holder, size_t holder_len);
-	/* ok is 0 when the done-mark failed (the caller still acks, I3). */
-	void (*marked)(void *arg, struct slot *s, int ok);
 	/* The connection is ready for requests (again). */
 	void (*ready)(void *arg);
 	/* The connection failed or was dropped (pending requests already answered). */
@@ -69,8 +67,14 @@ void redis_claim_tick(struct redis_claim *r, uint64_t now_ms);
 /* The next time tick has something to do (UINT64_MAX: nothing). */
 uint64_t redis_claim_next_due(const struct redis_claim *r);
 
-/* Queue a request; 0, or -1 if not ready (the caller keeps the slot). */
+/* Queue a claim; 0, or -1 if not ready (the caller keeps the slot). */
 int redis_claim_claim(struct redis_claim *r, struct slot *s);
+/*
+ * Queues the done-mark of the slot's event, behind every request queued
+ * before it (so a claim sent later sees it). Its reply is not waited
+ * for: a failure is counted and logged, and the caller acks anyway (I3).
+ * 0, or -1 if not ready.
+ */
 int redis_claim_mark(struct redis_claim *r, struct slot *s);
 /*
  * Releases the slot's claim if it still holds it, so that another copy
@@ -81,5 +85,7 @@ int redis_claim_release(struct redis_claim *r, struct slot *s);
 
 /* Writes what is queued, as far as the socket takes it. */
 void redis_claim_flush(struct redis_claim *r);
+/* Requests sent or queued and not answered yet. */
+size_t redis_claim_pending(const struct redis_claim *r);
 
 #endif

@@ -27,7 +27,6 @@ enum slot_state {
 	SLOT_CLAIM_WAIT,	/* held by another consumer: recheck at timer */
 	SLOT_PRODUCING,		/* handed to librdkafka, report pending */
 	SLOT_RETRY_WAIT,	/* Kafka failed: produce again at timer */
-	SLOT_MARKING,		/* done-mark sent, reply pending */
 	SLOT_DEADLETTER,	/* dead-letter copy published, confirm pending */
 	SLOT_DONE,		/* complete; the ack tracker owns it until acked */
 	SLOT_STATE_COUNT

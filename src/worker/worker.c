@@ -90,11 +90,13 @@ busy(const struct worker *w)
 {
 	if (w->kafka != NULL && kafka_sink_outq(w->kafka) > 0)
 		return 1;
+	/* Done-marks of acked deliveries may still be on their way. */
+	if (w->redis != NULL && redis_claim_pending(w->redis) > 0)
+		return 1;
 	for (size_t i = 0; i < w->pool.n; i++) {
 		switch (w->pool.all[i]->state) {
 		case SLOT_CLAIMING:
 		case SLOT_PRODUCING:
-		case SLOT_MARKING:
 		case SLOT_DEADLETTER:
 		case SLOT_RECEIVING:
 			return 1;
