@@ -433,6 +433,7 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 	case REQ_SETUP:
 	case REQ_SCRIPT:
 	case REQ_VERSION:
+		/* An INFO refused (renamed away) leaves every claim to the script. */
 		if (q.type == REQ_VERSION)
 			r->set_nx_get = takes_set_nx_get(reply);
 		if (reply->type == REDIS_REPLY_ERROR && q.type != REQ_VERSION) {
@@ -612,22 +613,6 @@ eval_claim(struct redis_claim *r, struct slot *s, const char *mode, enum req_typ
 		return -1;
 	klen = build_key(r, s);
 	tlen = build_token(r, s, token);
-	if (type == REQ_CLAIM && mode[0] == '0' && r->set_nx_get) {
-		/*
-		 * A first delivery needs no script: SET NX GET claims a free
-		 * key and returns what holds it otherwise, in one command
-		 * (1.9 us of Redis' time per call against 6.0-6.2 for the
-		 * EVALSHA, INFO commandstats over a 220,000-message drain).
-		 * Only a redelivery, which may take over a stale claim, runs
-		 * the script; so does every claim on a server older than 7.0.
-		 */
-		const char *argv[] = {"SET", r->key, token, "NX", "GET", "PX", r->lease_ms};
-		size_t argvlen[] = {3, klen, tlen, 2, 3, 2, strlen(r->lease_ms)};
-
-		if (klen == 0 || append(r, 7, argv, argvlen) < 0 || fifo_push(r, REQ_CLAIM_SET, s) < 0)
-			return -1;
-		return 0;
-	}
 	{
 		const char *argv[] = {"EVALSHA", r->sha, "1", r->key, token, r->lease_ms, mode};
 		size_t argvlen[] = {7, strlen(r->sha), 1, klen, tlen, strlen(r->lease_ms), 1};
@@ -639,9 +624,38 @@ eval_claim(struct redis_claim *r, struct slot *s, const char *mode, enum req_typ
 	return 0;
 }
 
+/*
+ * SET key token NX GET PX lease: claims a free key and returns what holds
+ * it otherwise, in one command (1.9 us of Redis' time per call against
+ * 6.0-6.2 for the EVALSHA, INFO commandstats over a 220,000-message
+ * drain). It cannot take over a stale claim, so a redelivery still runs
+ * the script; so does every claim on a server older than 7.0.
+ */
+static int
+set_claim(struct redis_claim *r, struct slot *s)
+{
+	char token[sizeof(r->token_prefix) + 48];
+	size_t klen, tlen;
+
+	if (r->state != RC_READY)
+		return -1;
+	klen = build_key(r, s);
+	tlen = build_token(r, s, token);
+	{
+		const char *argv[] = {"SET", r->key, token, "NX", "GET", "PX", r->lease_ms};
+		size_t argvlen[] = {3, klen, tlen, 2, 3, 2, strlen(r->lease_ms)};
+
+		if (klen == 0 || append(r, 7, argv, argvlen) < 0 || fifo_push(r, REQ_CLAIM_SET, s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 redis_claim_claim(struct redis_claim *r, struct slot *s)
 {
+	if (!s->redelivered && r->set_nx_get)
+		return set_claim(r, s);
 	return eval_claim(r, s, s->redelivered ? "1" : "0", REQ_CLAIM);
 }
 
