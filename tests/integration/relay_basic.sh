@@ -4,8 +4,9 @@
 # reaches Kafka exactly once with its key, byte-exact value and
 # correlation_id header; the 20 poison messages are in events.dlq with
 # their reason, as are three more (no event_id, no payload, too large);
-# the source queue ends empty with nothing unacked; and
-# /metrics agrees (and passes promtool). A graceful stop then exits 0.
+# the source queue ends empty with nothing unacked; /metrics agrees (and
+# passes promtool); every claim was a SET NX GET. A graceful stop then
+# exits 0.
 set -euo pipefail
 
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
@@ -75,6 +76,14 @@ if command -v promtool >/dev/null; then
 fi
 [[ $(curl -s -o /dev/null -w '%{http_code}' "$METRICS_URL/health") == 200 ]] ||
 	h_fail "/health is not 200"
+
+# Redis 7 claims with SET NX GET: no claim ran the script (no delivery
+# was a redelivery), and there is a SET for every claim and every mark.
+stats=$(redis-cli -p "$REDIS_PORT" INFO commandstats)
+[[ $stats != *cmdstat_evalsha:* ]] || h_fail "claims ran the script: $(grep evalsha <<<"$stats")"
+sets=$(sed -n 's/^cmdstat_set:calls=\([0-9]*\),.*/\1/p' <<<"$stats")
+((${sets:-0} >= 42000)) || h_fail "SET calls: got ${sets:-none}, want >= 42000 (22000 claims + 20000 marks)"
+h_log "Redis: $sets SET calls, no EVALSHA"
 
 # A graceful stop exits 0 and leaves nothing unacked.
 harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
