@@ -6,10 +6,9 @@
  *
  * Starts one thread per online CPU; each takes CORES / CPUs of a CPU,
  * spinning and sleeping PERIOD_US (1000) in turn, until SIGTERM or
- * SIGINT. It
- * stands in for the CPU the relay's own processes, Redis and the Kafka
- * mock take during a relay run, so that the bare consumer can be
- * measured with that much of the machine gone: the ceiling any relay
+ * SIGINT. It stands in for the CPU the relay's own processes, Redis and
+ * the Kafka mock take during a relay run, so that the bare consumer can
+ * be measured with that much of the machine gone: the ceiling any relay
  * with those costs could reach on this machine.
  *
  * The one thing to know before changing it: the load is spread over all
@@ -19,7 +18,6 @@
  */
 #include "autoconf.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
