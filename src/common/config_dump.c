@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/amqp_url.h"
 #include "common/config.h"
 
 #define MASK "********"
@@ -57,22 +58,10 @@ put_masked_urls(FILE *out, const char *s)
 	for (const char *e = s;;) {
 		const char *end = strchr(e, ',');
 		size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
-		const char *auth = strstr(e, "://");
-		const char *at = NULL, *colon = NULL;
+		char shown[1024];
 
-		if (auth != NULL && auth + 3 <= e + len) {
-			auth += 3;
-			at = memchr(auth, '@', len - (size_t)(auth - e));
-			if (at != NULL)
-				colon = memchr(auth, ':', (size_t)(at - auth));
-		}
-		if (colon != NULL) {
-			put_escaped(out, e, (size_t)(colon + 1 - e));
-			fputs(MASK, out);
-			put_escaped(out, at, len - (size_t)(at - e));
-		} else {
-			put_escaped(out, e, len);
-		}
+		amqp_url_mask(e, len, shown, sizeof(shown));
+		put_escaped(out, shown, strlen(shown));
 		if (end == NULL)
 			return;
 		fputc(',', out);

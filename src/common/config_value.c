@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/amqp_url.h"
 #include "common/config.h"
 #include "common/config_value.h"
 
@@ -107,31 +108,20 @@ config_split_addr(const char *addr, char *host, size_t hostsz, int *port)
 	return 0;
 }
 
-/* Each comma-separated element must be an amqp:// or amqps:// URL. */
+/* A comma-separated list of URLs, each read as amqp_url.h describes. */
 int
 config_check_urls(const char *s, char *msg, size_t msgsz)
 {
-	size_t n = 1, k = 0;
+	struct amqp_url *v = calloc(AMQP_URL_MAX, sizeof(*v));
+	int n;
 
-	for (const char *c = s; *c != '\0'; c++)
-		n += (*c == ',');
-	for (const char *e = s;; k++) {
-		const char *end = strchr(e, ',');
-		size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
-
-		if (!(len >= 7 && strncmp(e, "amqp://", 7) == 0) &&
-		    !(len >= 8 && strncmp(e, "amqps://", 8) == 0)) {
-			if (n == 1)
-				snprintf(msg, msgsz, "must start with amqp:// or amqps://");
-			else
-				snprintf(msg, msgsz, "URL %zu of %zu must start with amqp:// or amqps://",
-				    k + 1, n);
-			return -1;
-		}
-		if (end == NULL)
-			return 0;
-		e = end + 1;
+	if (v == NULL) {
+		snprintf(msg, msgsz, "out of memory");
+		return -1;
 	}
+	n = amqp_url_parse_list(s, v, AMQP_URL_MAX, msg, msgsz);
+	free(v);
+	return n < 0 ? -1 : 0;
 }
 
 /* A kafka.properties element: "name=value" with a non-empty name. */

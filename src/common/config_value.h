@@ -12,7 +12,7 @@
 int config_parse_decimal(const char *s, long *out);
 /* true/false, yes/no, on/off, 1/0 (any case). 0 or -1. */
 int config_parse_bool(const char *s, int *out);
-/* A comma-separated list of amqp:// or amqps:// URLs; 0, or -1 with msg. */
+/* A comma-separated list of amqp:// or amqps:// URLs (amqp_url.h); 0, or -1 with msg. */
 int config_check_urls(const char *s, char *msg, size_t msgsz);
 /* "name=value" with a non-empty name; 0 or -1. */
 int config_check_pair(const char *s, size_t len);

@@ -133,3 +133,38 @@ log_msg(enum log_level level, const char *fmt, ...)
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
 }
+
+void
+log_repeat(struct log_repeat *r, uint64_t now_ms, const char *fmt, ...)
+{
+	char text[1024];
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	for (const char *p = text; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h |= 1;	/* 0 means "nothing logged yet" */
+	if (h != r->hash || now_ms - r->last_ms >= LOG_REPEAT_MS) {
+		if (h == r->hash && r->repeats > 0)
+			log_warn("%s (%lu more time%s since the last report)", text, r->repeats,
+			    r->repeats == 1 ? "" : "s");
+		else
+			log_warn("%s", text);
+		r->hash = h;
+		r->last_ms = now_ms;
+		r->repeats = 0;
+		return;
+	}
+	r->repeats++;
+	log_debug("%s", text);
+}
+
+void
+log_repeat_reset(struct log_repeat *r)
+{
+	r->hash = 0;
+	r->repeats = 0;
+}

@@ -7,6 +7,7 @@
 #define ER_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LVL_ERROR = 0,
@@ -32,6 +33,23 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/*
+ * A failure that repeats (a reconnect that keeps failing the same way):
+ * each distinct message is logged at warn once, then at most every
+ * LOG_REPEAT_MS with the number of repeats in between; the repeats
+ * themselves go to debug. Zero-initialise; log_repeat_reset() after a
+ * success, so that the next failure is logged at once.
+ */
+#define LOG_REPEAT_MS 60000
+struct log_repeat {
+	uint32_t hash;
+	uint64_t last_ms;
+	unsigned long repeats;
+};
+void log_repeat(struct log_repeat *r, uint64_t now_ms, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void log_repeat_reset(struct log_repeat *r);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)

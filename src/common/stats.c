@@ -116,6 +116,52 @@ stats_retire(struct worker_slot *s)
 #define STAT_GAUGE(f, name, help) stat_set(&s->gauges.f, 0);
 #include "common/stats.def"
 #undef STAT_GAUGE
+	for (size_t i = 0; i < REASON_COUNT; i++)
+		stats_reason_set(&s->reason[i], NULL);
+}
+
+/*
+ * A sequence lock over bytes stored with relaxed atomics: no torn read
+ * is ever used, and the one writer never waits.
+ */
+void
+stats_reason_set(struct stats_reason *r, const char *text)
+{
+	uint32_t seq = __atomic_load_n(&r->seq, __ATOMIC_RELAXED);
+	size_t n = text != NULL ? strnlen(text, sizeof(r->text) - 1) : 0;
+
+	__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (size_t i = 0; i < n; i++)
+		__atomic_store_n(&r->text[i], text[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&r->text[n], '\0', __ATOMIC_RELAXED);
+	__atomic_store_n(&r->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+size_t
+stats_reason_get(const struct stats_reason *r, char *buf, size_t bufsz)
+{
+	size_t n = 0;
+
+	if (bufsz == 0)
+		return 0;
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+
+		if (seq & 1)
+			continue;
+		for (n = 0; n + 1 < bufsz && n < sizeof(r->text); n++) {
+			buf[n] = __atomic_load_n(&r->text[n], __ATOMIC_RELAXED);
+			if (buf[n] == '\0')
+				break;
+		}
+		buf[n] = '\0';
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&r->seq, __ATOMIC_RELAXED) == seq)
+			return n;
+	}
+	buf[0] = '\0';
+	return 0;
 }
 
 void

@@ -59,6 +59,24 @@ enum worker_state {
 };
 extern const char *const worker_state_names[WS_STATE_COUNT];
 
+/*
+ * Why a worker is not ready, per server, as one short line ("amqp: vhost
+ * \"x\" not found"), for /ready. Written by the worker, read by the
+ * master: a sequence count (odd while a write is in progress) lets the
+ * reader retry a torn copy instead of locking.
+ */
+enum stats_reason_src {
+	REASON_AMQP = 0,
+	REASON_REDIS,
+	REASON_KAFKA,
+	REASON_COUNT
+};
+
+struct stats_reason {
+	uint32_t seq;
+	char text[156];
+};
+
 struct worker_slot {
 	int32_t pid;
 	uint32_t state;		/* enum worker_state */
@@ -69,6 +87,7 @@ struct worker_slot {
 	struct stats_values cur;	/* this incarnation, written by the worker */
 	struct stats_values retired;	/* earlier incarnations, by the master */
 	struct stats_gauges gauges;
+	struct stats_reason reason[REASON_COUNT];	/* cleared by stats_retire */
 };
 
 struct stats_shm {
@@ -107,6 +126,11 @@ stat_get(const uint64_t *c)
 }
 
 void stats_observe_latency(struct stats_values *v, uint64_t us);
+
+/* Sets the reason (NULL or "" clears it); one writer per slot. */
+void stats_reason_set(struct stats_reason *r, const char *text);
+/* Copies the reason into buf (NUL-terminated); returns its length, 0 if none. */
+size_t stats_reason_get(const struct stats_reason *r, char *buf, size_t bufsz);
 
 /*
  * Renders the Prometheus text format into `out`: per-worker series

@@ -98,7 +98,15 @@ serve_ready(struct http *h, struct MHD_Connection *c)
 		if (st == WS_RUNNING && amqp && kafka && redis)
 			continue;
 		ready = 0;
-		fprintf(f, "worker %u: %s rabbitmq=%s kafka=%s redis=%s\n", i,
+		/* "worker 0: amqp: vhost "x" not found (starting; rabbitmq=down ...)" */
+		fprintf(f, "worker %u: ", i);
+		for (int k = 0; k < REASON_COUNT; k++) {
+			char why[sizeof(s->reason[k].text)];
+
+			if (stats_reason_get(&s->reason[k], why, sizeof(why)) > 0)
+				fprintf(f, "%s; ", why);
+		}
+		fprintf(f, "%s: rabbitmq=%s kafka=%s redis=%s\n",
 		    st < WS_STATE_COUNT ? worker_state_names[st] : "?",
 		    amqp ? "up" : "down", kafka ? "up" : "down", redis ? "up" : "down");
 	}

@@ -129,8 +129,8 @@ drop_privileges(const struct er_config *cfg)
 int
 main(int argc, char **argv)
 {
-	const char *path = DEFAULT_CONFIG;
-	int foreground = 0, check = 0, c, nerr, status;
+	const char *path = NULL, *label;
+	int foreground = 0, check = 0, no_file = 0, c, nerr, status;
 	struct er_config cfg;
 	struct route route;
 	char err[512];
@@ -172,14 +172,23 @@ main(int argc, char **argv)
 	log_open(LOG_TO_STDERR, LOG_LVL_INFO);
 	log_set_role("event-relayd");
 
+	/*
+	 * The replaced service ran on its environment alone: with no -c and
+	 * no default file, so do we. A file named with -c must exist.
+	 */
+	if (path == NULL) {
+		path = DEFAULT_CONFIG;
+		no_file = access(path, F_OK) != 0 && errno == ENOENT;
+	}
+	label = no_file ? "built-in defaults and environment" : path;
 	memset(&cfg, 0, sizeof(cfg));
-	nerr = config_load(&cfg, path, NULL, stderr);
+	nerr = config_load(&cfg, no_file ? NULL : path, NULL, stderr);
 	if (nerr == 0 && module_check(&cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", path, err);
+		fprintf(stderr, "%s: %s\n", label, err);
 		nerr++;
 	}
 	if (nerr > 0) {
-		fprintf(stderr, "event-relayd: %s: %d error%s in the configuration\n", path, nerr,
+		fprintf(stderr, "event-relayd: %s: %d error%s in the configuration\n", label, nerr,
 		    nerr == 1 ? "" : "s");
 		config_free(&cfg);
 		return 1;
@@ -189,7 +198,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("event-relayd: %s: configuration ok (queue %s -> topic %s, %ld workers)\n", path,
+		if (no_file)
+			printf("event-relayd: no configuration file %s: the built-in defaults and the "
+			    "environment are used\n", path);
+		printf("event-relayd: %s: configuration ok (queue %s -> topic %s, %ld workers)\n", label,
 		    route.queue, route.topic, cfg.workers);
 		route_free(&route);
 		config_free(&cfg);
@@ -205,6 +217,9 @@ main(int argc, char **argv)
 		if (write_pid_file(cfg.pid_file) < 0)
 			return 1;
 	}
+	if (no_file)
+		log_info("no configuration file %s: running on the built-in defaults and the "
+		    "environment", path);
 	if (drop_privileges(&cfg) < 0)
 		return 1;
 	status = master_run(&cfg, &route);

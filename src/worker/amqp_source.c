@@ -14,6 +14,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,9 @@
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include "common/amqp_url.h"
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/host.h"
 #include "common/log.h"
@@ -34,7 +37,6 @@
 
 #define CH_CONSUME 1
 #define CH_PUBLISH 2
-#define MAX_URLS 16
 #define MAX_RETURNED 64
 #define HDR_SEQ "x-event-relay-seq"
 
@@ -51,8 +53,11 @@ struct amqp_source {
 	char worker_name[96];
 	char consumer_tag[128];
 
-	char *urlbuf[MAX_URLS];
+	struct amqp_url urls[AMQP_URL_MAX];
+	struct log_repeat url_log[AMQP_URL_MAX];	/* connect failures, per URL */
 	size_t nurls, next_url;
+	struct stats_reason *reason;	/* why not connected, for /ready */
+	long heartbeat;		/* of the current connection, seconds */
 
 	amqp_connection_state_t conn;
 	int up;
@@ -89,50 +94,55 @@ set_up(struct amqp_source *a, int up)
 	stat_set(&a->gauges->amqp_up, up);
 }
 
+/*
+ * Describes a reply that is not NORMAL into detail[]; returns the
+ * broker's reply code (403, 530, ...) when the broker closed the
+ * connection or channel, 0 otherwise.
+ */
 static int
-reply_ok(struct amqp_source *a, amqp_rpc_reply_t r, const char *what)
+describe_reply(amqp_rpc_reply_t r, char *detail, size_t sz)
 {
-	char detail[256];
-
 	switch (r.reply_type) {
 	case AMQP_RESPONSE_NORMAL:
+		snprintf(detail, sz, "ok");
 		return 0;
 	case AMQP_RESPONSE_NONE:
-		snprintf(detail, sizeof(detail), "missing RPC reply");
-		break;
+		snprintf(detail, sz, "missing RPC reply");
+		return 0;
 	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-		snprintf(detail, sizeof(detail), "%s", amqp_error_string2(r.library_error));
-		break;
+		snprintf(detail, sz, "%s", amqp_error_string2(r.library_error));
+		return 0;
 	case AMQP_RESPONSE_SERVER_EXCEPTION:
 		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
 			amqp_connection_close_t *m = r.reply.decoded;
 
-			snprintf(detail, sizeof(detail), "connection closed: %u %.*s", m->reply_code,
+			snprintf(detail, sz, "connection closed: %u %.*s", m->reply_code,
 			    (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-		} else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+			return m->reply_code;
+		}
+		if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 			amqp_channel_close_t *m = r.reply.decoded;
 
-			snprintf(detail, sizeof(detail), "channel closed: %u %.*s", m->reply_code,
+			snprintf(detail, sz, "channel closed: %u %.*s", m->reply_code,
 			    (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-		} else {
-			snprintf(detail, sizeof(detail), "server exception 0x%08x", r.reply.id);
+			return m->reply_code;
 		}
-		break;
-	default:
-		snprintf(detail, sizeof(detail), "unknown reply");
+		snprintf(detail, sz, "server exception 0x%08x", r.reply.id);
+		return 0;
 	}
-	log_warn("amqp_source: %s: %s", what, detail);
-	return -1;
+	snprintf(detail, sz, "unknown reply");
+	return 0;
 }
 
 struct amqp_source *
 amqp_source_new(const struct er_config *cfg, const struct route *route, int worker_id,
     const struct amqp_source_ops *ops, void *arg, struct stats_gauges *gauges,
-    struct stats_values *counters)
+    struct stats_values *counters, struct stats_reason *reason)
 {
 	struct amqp_source *a = calloc(1, sizeof(*a));
 	const char *host;
-	const char *p;
+	char msg[256];
+	int n;
 
 	if (a == NULL)
 		return NULL;
@@ -142,24 +152,19 @@ amqp_source_new(const struct er_config *cfg, const struct route *route, int work
 	a->arg = arg;
 	a->gauges = gauges;
 	a->counters = counters;
+	a->reason = reason;
 	a->worker_id = worker_id;
 	host = host_name();
 	snprintf(a->worker_name, sizeof(a->worker_name), "%s/%ld/worker-%d", host, (long)getpid(), worker_id);
 	snprintf(a->consumer_tag, sizeof(a->consumer_tag), "event-relay-%s-%ld-w%d", host, (long)getpid(), worker_id);
 	/* rabbitmq.url may list several brokers, tried in turn. */
-	for (p = cfg->amqp_url; *p != '\0' && a->nurls < MAX_URLS;) {
-		size_t n = strcspn(p, ", ");
-
-		if (n > 0 && (a->urlbuf[a->nurls] = strndup(p, n)) != NULL)
-			a->nurls++;
-		p += n;
-		p += strspn(p, ", ");
-	}
-	if (a->nurls == 0) {
-		log_error("amqp_source: no RabbitMQ URL");
+	n = amqp_url_parse_list(cfg->amqp_url, a->urls, AMQP_URL_MAX, msg, sizeof(msg));
+	if (n <= 0) {
+		log_error("amqp_source: rabbitmq.url: %s", msg);	/* the master checked it */
 		free(a);
 		return NULL;
 	}
+	a->nurls = (size_t)n;
 	backoff_init(&a->backoff, (uint64_t)cfg->retry_initial_ms, (uint64_t)cfg->retry_max_ms,
 	    (double)cfg->retry_multiplier,
 	    (uint64_t)getpid() * 40503u + 1);
@@ -191,8 +196,6 @@ amqp_source_destroy(struct amqp_source *a)
 		return;
 	if (a->conn != NULL)
 		amqp_destroy_connection(a->conn);
-	for (size_t i = 0; i < a->nurls; i++)
-		free(a->urlbuf[i]);
 	free(a);
 }
 
@@ -214,36 +217,76 @@ amqp_source_buffered(const struct amqp_source *a)
 	return a->conn != NULL && (amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn));
 }
 
-static int
-declare(struct amqp_source *a, amqp_channel_t ch, const char *queue, int passive)
+/* snprintf for messages that may be cut short: truncation is fine here. */
+static void __attribute__((format(printf, 3, 4)))
+say(char *buf, size_t sz, const char *fmt, ...)
 {
-	amqp_queue_declare(a->conn, ch, amqp_cstring_bytes(queue), passive, 1, 0, 0, amqp_empty_table);
-	return reply_ok(a, amqp_get_rpc_reply(a->conn), queue);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sz, fmt, ap);
+	va_end(ap);
 }
 
-/* One connection attempt to one URL; 0 when consuming. */
-static int
-connect_url(struct amqp_source *a, const char *url_text)
+/*
+ * A failed login is a configuration problem, not a transient one: say
+ * what was tried and what to check. `code` is the broker's reply code.
+ */
+static void
+login_failed(const struct amqp_url *u, int code, const char *detail, char *err, size_t errsz,
+    char *reason, size_t reasonsz)
 {
-	struct amqp_connection_info ci;
-	struct timeval tv = { .tv_sec = a->cfg->amqp_connect_timeout, .tv_usec = 0 };
-	amqp_socket_t *sock;
-	char *url = strdup(url_text);
-	int rc;
-
-	if (url == NULL)
-		return -1;
-	if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
-		log_error("amqp_source: cannot parse URL %s", url_text);
-		free(url);
-		return -1;
+	if (code == 530 && strstr(detail, "not found") != NULL) {
+		say(reason, reasonsz, "amqp: vhost \"%s\" not found", u->vhost);
+		say(err, errsz, "login as user \"%s\" to vhost \"%s\" refused: %s; check that "
+		    "the vhost exists (rabbitmqctl list_vhosts) and is the one the URL names "
+		    "(no path or \"/\" is the vhost \"/\")", u->user, u->vhost, detail);
+	} else if (code == 530) {
+		say(reason, reasonsz, "amqp: user \"%s\" may not use vhost \"%s\"", u->user,
+		    u->vhost);
+		say(err, errsz, "login as user \"%s\" to vhost \"%s\" refused: %s; check the "
+		    "user's permissions (rabbitmqctl list_permissions -p '%s')", u->user, u->vhost,
+		    detail, u->vhost);
+	} else if (code == 403) {
+		say(reason, reasonsz, "amqp: login refused for user \"%s\"", u->user);
+		say(err, errsz, "login as user \"%s\" to vhost \"%s\" refused: %s; check the "
+		    "user name and password in the URL", u->user, u->vhost, detail);
+	} else {
+		say(reason, reasonsz, "amqp: login as user \"%s\" to vhost \"%s\" failed: %s",
+		    u->user, u->vhost, detail);
+		say(err, errsz, "login as user \"%s\" to vhost \"%s\" failed: %s; check the "
+		    "user name, password and vhost in the URL", u->user, u->vhost, detail);
 	}
+}
+
+/*
+ * One connection attempt to one URL; 0 when consuming. On failure, err[]
+ * says what happened (for the log) and reason[] in one short line (for
+ * /ready).
+ */
+static int
+connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t errsz,
+    char *reason, size_t reasonsz)
+{
+	long timeout_ms = u->connect_timeout_ms > 0 ? u->connect_timeout_ms :
+	    a->cfg->amqp_connect_timeout * 1000;
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	long heartbeat = u->heartbeat >= 0 ? u->heartbeat : a->cfg->amqp_heartbeat;
+	int frame_max = u->frame_max > 0 ? (int)u->frame_max : 131072;
+	int channel_max = u->channel_max >= 0 ? (int)u->channel_max : 0;
+	amqp_rpc_reply_t r;
+	amqp_socket_t *sock;
+	const char *step, *what = NULL;
+	char detail[256];
+	int rc, code;
+
 	a->conn = amqp_new_connection();
 	if (a->conn == NULL) {
-		free(url);
+		say(err, errsz, "out of memory");
+		say(reason, reasonsz, "amqp: out of memory");
 		return -1;
 	}
-	if (ci.ssl) {
+	if (u->tls) {
 		sock = amqp_ssl_socket_new(a->conn);
 		if (sock != NULL)
 			amqp_ssl_socket_set_cacert(sock, "/etc/ssl/certs/ca-certificates.crt");
@@ -251,63 +294,95 @@ connect_url(struct amqp_source *a, const char *url_text)
 		sock = amqp_tcp_socket_new(a->conn);
 	}
 	if (sock == NULL) {
-		log_error("amqp_source: cannot create socket");
+		say(err, errsz, "cannot create a socket");
+		say(reason, reasonsz, "amqp: cannot create a socket");
 		goto fail;
 	}
 	amqp_set_handshake_timeout(a->conn, &tv);
 	amqp_set_rpc_timeout(a->conn, &tv);
-	rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
+	rc = amqp_socket_open_noblock(sock, u->host, u->port, &tv);
 	if (rc != AMQP_STATUS_OK) {
-		log_warn("amqp_source: connect %s:%d: %s", ci.host, ci.port, amqp_error_string2(rc));
+		say(err, errsz, "connect %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
+		say(reason, reasonsz, "amqp: connect %s:%d: %s", u->host, u->port,
+		    amqp_error_string2(rc));
 		goto fail;
 	}
-	if (reply_ok(a, amqp_login(a->conn, ci.vhost, 0, 131072, (int)a->cfg->amqp_heartbeat,
-	    AMQP_SASL_METHOD_PLAIN, ci.user, ci.password), "login") < 0)
+	r = amqp_login(a->conn, u->vhost, channel_max, frame_max, (int)heartbeat,
+	    AMQP_SASL_METHOD_PLAIN, u->user, u->password);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		code = describe_reply(r, detail, sizeof(detail));
+		login_failed(u, code, detail, err, errsz, reason, reasonsz);
 		goto fail;
+	}
+	step = "channel.open";
 	amqp_channel_open(a->conn, CH_CONSUME);
-	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "channel.open") < 0)
-		goto fail;
+	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		goto step_fail;
+	step = "basic.qos";
 	amqp_basic_qos(a->conn, CH_CONSUME, 0, (uint16_t)a->cfg->amqp_prefetch, 0);
-	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "basic.qos") < 0)
-		goto fail;
-	if (declare(a, CH_CONSUME, a->route->queue, !a->route->declare) < 0)
-		goto fail;
+	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		goto step_fail;
+	step = a->route->declare ? "declare queue" : "check queue";
+	what = a->route->queue;
+	amqp_queue_declare(a->conn, CH_CONSUME, amqp_cstring_bytes(a->route->queue),
+	    !a->route->declare, 1, 0, 0, amqp_empty_table);
+	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		goto step_fail;
+	step = "channel.open";
+	what = NULL;
 	amqp_channel_open(a->conn, CH_PUBLISH);
-	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "channel.open") < 0)
-		goto fail;
-	if (declare(a, CH_PUBLISH, a->route->dlq, 0) < 0)
-		goto fail;
+	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		goto step_fail;
+	step = "declare dead-letter queue";
+	what = a->route->dlq;
+	amqp_queue_declare(a->conn, CH_PUBLISH, amqp_cstring_bytes(a->route->dlq), 0, 1, 0, 0,
+	    amqp_empty_table);
+	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		goto step_fail;
+	step = "confirm.select";
+	what = NULL;
 	amqp_confirm_select(a->conn, CH_PUBLISH);
-	if (reply_ok(a, amqp_get_rpc_reply(a->conn), "confirm.select") < 0)
-		goto fail;
+	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		goto step_fail;
 	a->consuming = 0;
 	if (!a->paused && !a->stopped) {
+		step = "basic.consume";
+		what = a->route->queue;
 		amqp_basic_consume(a->conn, CH_CONSUME, amqp_cstring_bytes(a->route->queue),
 		    amqp_cstring_bytes(a->consumer_tag), 0, 0, 0, amqp_empty_table);
-		if (reply_ok(a, amqp_get_rpc_reply(a->conn), "basic.consume") < 0)
-			goto fail;
+		if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+			goto step_fail;
 		a->consuming = 1;
 	}
-	log_info("amqp_source: %s %s on %s:%d%s (prefetch %ld)",
-	    a->consuming ? "consuming" : "connected, not consuming yet,", a->route->queue, ci.host,
-	    ci.port, ci.vhost, a->cfg->amqp_prefetch);
-	free(url);
+	a->heartbeat = heartbeat;
+	log_info("amqp_source: %s %s on %s (vhost \"%s\", prefetch %ld)",
+	    a->consuming ? "consuming" : "connected, not consuming yet,", a->route->queue,
+	    u->shown, u->vhost, a->cfg->amqp_prefetch);
 	return 0;
+step_fail:
+	describe_reply(r, detail, sizeof(detail));
+	say(err, errsz, "%s%s%s: %s", step, what != NULL ? " " : "", what != NULL ? what : "",
+	    detail);
+	say(reason, reasonsz, "amqp: %s", err);
 fail:
 	amqp_destroy_connection(a->conn);
 	a->conn = NULL;
-	free(url);
 	return -1;
 }
 
 static void
 connect_now(struct amqp_source *a, uint64_t now_ms)
 {
+	char err[768], reason[sizeof(a->reason->text)];
+
 	for (size_t i = 0; i < a->nurls; i++) {
-		const char *url = a->urlbuf[a->next_url];
+		size_t k = a->next_url;
+		const struct amqp_url *u = &a->urls[k];
 
 		a->next_url = (a->next_url + 1) % a->nurls;
-		if (connect_url(a, url) == 0) {
+		if (connect_url(a, u, err, sizeof(err), reason, sizeof(reason)) == 0) {
+			log_repeat_reset(&a->url_log[k]);
+			stats_reason_set(a->reason, NULL);
 			a->generation++;
 			if (a->connects++ > 0)
 				stat_add(&a->counters->amqp_reconnects, 1);
@@ -322,6 +397,13 @@ connect_now(struct amqp_source *a, uint64_t now_ms)
 			a->ops->connected(a->arg, a->generation);
 			return;
 		}
+		/* "connect HOST:PORT (URL): ..." or "URL: login ... refused: ..." */
+		if (strncmp(err, "connect ", 8) == 0)
+			log_repeat(&a->url_log[k], mono_ms(), "amqp_source: connect %s:%d (%s): %s",
+			    u->host, u->port, u->shown, strchr(err + 8, ' ') + 1);
+		else
+			log_repeat(&a->url_log[k], mono_ms(), "amqp_source: %s: %s", u->shown, err);
+		stats_reason_set(a->reason, reason);
 	}
 	a->next_connect_ms = now_ms + backoff_next(&a->backoff);
 }
@@ -333,7 +415,7 @@ amqp_source_next_due(const struct amqp_source *a)
 
 	if (a->conn == NULL)
 		return a->next_connect_ms;
-	hb = a->cfg->amqp_heartbeat > 0 ? (uint64_t)a->cfg->amqp_heartbeat * 1000 / 4 : 1000;
+	hb = a->heartbeat > 0 ? (uint64_t)a->heartbeat * 1000 / 4 : 1000;
 	return a->last_service_ms + hb;
 }
 
@@ -346,8 +428,8 @@ amqp_source_tick(struct amqp_source *a, uint64_t now_ms)
 			connect_now(a, now_ms);
 		return;
 	}
-	if (a->cfg->amqp_heartbeat > 0 &&
-	    now_ms - a->last_rx_ms > (uint64_t)a->cfg->amqp_heartbeat * 2000 + 1000) {
+	if (a->heartbeat > 0 &&
+	    now_ms - a->last_rx_ms > (uint64_t)a->heartbeat * 2000 + 1000) {
 		a->last_service_ms = now_ms;
 		disconnect(a, "no data from the broker for two heartbeat intervals");
 		return;

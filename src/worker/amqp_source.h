@@ -39,7 +39,8 @@ struct amqp_source;
 
 struct amqp_source *amqp_source_new(const struct er_config *cfg, const struct route *route,
     int worker_id, const struct amqp_source_ops *ops, void *arg,
-    struct stats_gauges *gauges, struct stats_values *counters);
+    struct stats_gauges *gauges, struct stats_values *counters,
+    struct stats_reason *reason);
 void amqp_source_destroy(struct amqp_source *a);
 
 int amqp_source_up(const struct amqp_source *a);

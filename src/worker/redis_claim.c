@@ -69,6 +69,7 @@ struct redis_claim {
 	void *arg;
 	struct stats_gauges *gauges;
 	struct stats_values *counters;
+	struct stats_reason *reason;	/* why not connected, for /ready; may be NULL */
 	redisContext *c;
 	enum rc_state state;
 	int want_write;
@@ -138,6 +139,12 @@ drop_connection(struct redis_claim *r, const char *why)
 		redisFree(r->c);
 		r->c = NULL;
 		stat_add(&r->counters->redis_errors, 1);
+	}
+	if (r->reason != NULL) {
+		char text[sizeof(r->reason->text)];
+
+		snprintf(text, sizeof(text), "redis: %.40s:%d: %.90s", r->host, r->port, why);
+		stats_reason_set(r->reason, text);
 	}
 	r->state = RC_DOWN;
 	r->failed = 1;
@@ -280,7 +287,8 @@ connect_now(struct redis_claim *r)
 
 struct redis_claim *
 redis_claim_new(const struct er_config *cfg, int worker_id, const struct redis_claim_ops *ops,
-    void *arg, struct stats_gauges *gauges, struct stats_values *counters)
+    void *arg, struct stats_gauges *gauges, struct stats_values *counters,
+    struct stats_reason *reason)
 {
 	struct redis_claim *r = calloc(1, sizeof(*r));
 	const char *host;
@@ -294,6 +302,7 @@ redis_claim_new(const struct er_config *cfg, int worker_id, const struct redis_c
 	r->arg = arg;
 	r->gauges = gauges;
 	r->counters = counters;
+	r->reason = reason;
 	if (config_split_addr(cfg->redis_addr, r->host, sizeof(r->host), &r->port) < 0) {
 		log_error("redis_claim: bad address %s", cfg->redis_addr);
 		free(r);
@@ -450,6 +459,8 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 			r->failed = 0;
 			backoff_reset(&r->backoff);
 			stat_set(&r->gauges->redis_up, 1);
+			if (r->reason != NULL)
+				stats_reason_set(r->reason, NULL);
 			if (r->logged_down)
 				log_info("redis_claim: %s:%d: connected", r->host, r->port);
 			r->logged_down = 0;

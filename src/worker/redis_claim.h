@@ -42,7 +42,7 @@ struct redis_claim;
 
 struct redis_claim *redis_claim_new(const struct er_config *cfg, int worker_id,
     const struct redis_claim_ops *ops, void *arg, struct stats_gauges *gauges,
-    struct stats_values *counters);
+    struct stats_values *counters, struct stats_reason *reason);
 void redis_claim_destroy(struct redis_claim *r);
 
 int redis_claim_ready(const struct redis_claim *r);

@@ -162,8 +162,10 @@ setup(struct worker *w)
 		return -1;
 	}
 	w->kafka = kafka_sink_new(w->cfg, w->id, &relay_kafka_ops, w, &w->ws->gauges);
-	w->redis = redis_claim_new(w->cfg, w->id, &relay_redis_ops, w, &w->ws->gauges, w->st);
-	w->amqp = amqp_source_new(w->cfg, w->route, w->id, &relay_amqp_ops, w, &w->ws->gauges, w->st);
+	w->redis = redis_claim_new(w->cfg, w->id, &relay_redis_ops, w, &w->ws->gauges, w->st,
+	    &w->ws->reason[REASON_REDIS]);
+	w->amqp = amqp_source_new(w->cfg, w->route, w->id, &relay_amqp_ops, w, &w->ws->gauges, w->st,
+	    &w->ws->reason[REASON_AMQP]);
 	if (w->kafka == NULL || w->redis == NULL || w->amqp == NULL)
 		return -1;
 	return 0;

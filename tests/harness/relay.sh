@@ -6,6 +6,7 @@
 #   start_relay [VAR=VALUE...]   run event-relayd -f with the seed env
 #                                variables pointing at the private servers;
 #                                waits for /ready; sets RELAY_PID, METRICS_URL
+#   spawn_relay [VAR=VALUE...]   the same without waiting for /ready
 #   metric SERIES                print the value of one /metrics series
 #   wait_metric SERIES OP VALUE [DEADLINE_S]
 #   worker_pids                  the relay's worker processes
@@ -35,6 +36,13 @@ relay_test_start() {
 }
 
 start_relay() {
+	spawn_relay "$@"
+	wait_for --deadline 60 curl -sf -o /dev/null "$METRICS_URL/ready" ||
+		h_fail "event-relayd did not become ready: $(tail -n 20 "$HARNESS_TMP/relay.log")"
+	h_log "event-relayd $RELAY_PID ready on $METRICS_URL"
+}
+
+spawn_relay() {
 	local port
 	[[ -f $HARNESS_TMP/relay.conf ]] || : >"$HARNESS_TMP/relay.conf"
 	port=$(free_port)
@@ -52,9 +60,6 @@ start_relay() {
 	) >>"$HARNESS_TMP/relay.log" 2>&1 &
 	RELAY_PID=$!
 	harness_track_pid "$RELAY_PID"
-	wait_for --deadline 60 curl -sf -o /dev/null "$METRICS_URL/ready" ||
-		h_fail "event-relayd did not become ready: $(tail -n 20 "$HARNESS_TMP/relay.log")"
-	h_log "event-relayd $RELAY_PID ready on $METRICS_URL"
 }
 
 # metric SERIES: the value of the series named exactly SERIES (with its

@@ -273,6 +273,8 @@ static const struct {
 	  "rabbitmq.url = \"amqp://a,amqps://b\";" },
 	{ "url password masked", "rabbitmq.url = \"amqp://u:pw@h/,amqp://v:x@h2\";",
 	  "rabbitmq.url = \"amqp://u:********@h/,amqp://v:********@h2\";" },
+	{ "url upper-case scheme, blanks around commas", "rabbitmq.url = \"AMQP://h, amqp://i\";",
+	  "rabbitmq.url = \"AMQP://h, amqp://i\";" },
 	{ "level warning", "log = { level = \"warning\"; };", "log.level = \"warn\";" },
 	{ "level debug", "log.level = \"DEBUG\";", "log.level = \"debug\";" },
 	{ "level error", "log.level = \"error\";", "log.level = \"error\";" },
@@ -402,13 +404,16 @@ static const struct {
 	{ "url scheme", "rabbitmq.url = \"http://h\";\n",
 	  "FILE:1: rabbitmq.url: must start with amqp:// or amqps://\n", 1 },
 	{ "url empty", "rabbitmq.url = \"\";\n",
-	  "FILE:1: rabbitmq.url: must start with amqp:// or amqps://\n", 1 },
+	  "FILE:1: rabbitmq.url: must not be empty\n", 1 },
 	{ "url second of list", "rabbitmq.url = \"amqp://a,http://b\";\n",
-	  "FILE:1: rabbitmq.url: URL 2 of 2 must start with amqp:// or amqps://\n", 1 },
+	  "FILE:1: rabbitmq.url: URL 2 of 2: must start with amqp:// or amqps://\n", 1 },
 	{ "url empty element", "rabbitmq.url = \"amqp://a,,amqp://b\";\n",
-	  "FILE:1: rabbitmq.url: URL 2 of 3 must start with amqp:// or amqps://\n", 1 },
-	{ "url upper case scheme", "rabbitmq.url = \"AMQP://h\";\n",
-	  "FILE:1: rabbitmq.url: must start with amqp:// or amqps://\n", 1 },
+	  "FILE:1: rabbitmq.url: URL 2 of 3 is empty\n", 1 },
+	{ "url bad port, password not shown", "rabbitmq.url = \"amqp://u:s3cret@h:0/\";\n",
+	  "FILE:1: rabbitmq.url: port must be a number between 1 and 65535\n", 1 },
+	{ "url unknown query parameter", "rabbitmq.url = \"amqp://h/?heartbeat=5&frob=1\";\n",
+	  "FILE:1: rabbitmq.url: unknown query parameter \"frob\" (known: heartbeat, "
+	  "connection_timeout, channel_max, frame_max, auth_mechanism)\n", 1 },
 	{ "level unknown", "log.level = \"loud\";\n",
 	  "FILE:1: log.level: must be error, warn, info or debug\n", 1 },
 	{ "level as int", "log.level = 3;\n", "FILE:1: log.level: expected a string\n", 1 },
@@ -470,8 +475,8 @@ Test(config, bad_value_keeps_default)
 
 	cr_expect(r.n == 2, "count: got %d, want 2", r.n);
 	cr_expect(cfg.workers == 2, "workers: got %ld, want the default 2", cfg.workers);
-	cr_expect_str_eq(cfg.kafka_topic, "events", "kafka.topic: got %s, want events",
-	    cfg.kafka_topic);
+	cr_expect_str_eq(cfg.kafka_topic, "processed_events",
+	    "kafka.topic: got %s, want processed_events", cfg.kafka_topic);
 	result_free(&r);
 	config_free(&cfg);
 }
@@ -621,8 +626,10 @@ static const struct {
 	{ "CIRCUIT_BREAKER_THRESHOLD", "many",
 	  "environment: CIRCUIT_BREAKER_THRESHOLD: must be an integer between 1 and 1000000\n" },
 	{ "RABBITMQ_URL", "http://h", "environment: RABBITMQ_URL: must start with amqp:// or amqps://\n" },
-	{ "RABBITMQ_URL", "amqp://a, amqp://b",
-	  "environment: RABBITMQ_URL: URL 2 of 2 must start with amqp:// or amqps://\n" },
+	{ "RABBITMQ_URL", "amqp://a, amqp:/b",
+	  "environment: RABBITMQ_URL: URL 2 of 2: must start with amqp:// or amqps://\n" },
+	{ "RABBITMQ_URL", "amqp://guest:pa ss@h/",
+	  "environment: RABBITMQ_URL: contains a blank or a control character (percent-encode it)\n" },
 	{ "REDIS_ADDR", "redis",
 	  "environment: REDIS_ADDR: must be host:port with a port between 1 and 65535\n" },
 	{ "METRICS_LISTEN", "h:99999",
