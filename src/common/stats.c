@@ -52,9 +52,9 @@ dlq_reason_name(enum dlq_reason r)
 }
 
 static size_t
-stats_size(uint32_t nworkers)
+stats_size(void)
 {
-	return sizeof(struct stats_shm) + (size_t)nworkers * sizeof(struct worker_slot);
+	return sizeof(struct stats_shm) + 2 * (size_t)STATS_MAX_WORKERS * sizeof(struct worker_slot);
 }
 
 struct stats_shm *
@@ -62,19 +62,20 @@ stats_create(uint32_t nworkers)
 {
 	struct stats_shm *shm;
 
-	if (nworkers == 0) {
-		log_error("stats: no worker slots requested");
+	if (nworkers == 0 || nworkers > STATS_MAX_WORKERS) {
+		log_error("stats: %u worker slots requested (1 to %d)", nworkers, STATS_MAX_WORKERS);
 		errno = EINVAL;
 		return NULL;
 	}
 	/* Anonymous mappings come zeroed: every slot starts WS_DOWN at 0. */
-	shm = mmap(NULL, stats_size(nworkers), PROT_READ | PROT_WRITE,
+	shm = mmap(NULL, stats_size(), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shm == MAP_FAILED) {
-		log_error("stats: mmap %zu bytes: %s", stats_size(nworkers), strerror(errno));
+		log_error("stats: mmap %zu bytes: %s", stats_size(), strerror(errno));
 		return NULL;
 	}
 	shm->nworkers = nworkers;
+	shm->nused = nworkers;
 	shm->started_s = (uint64_t)time(NULL);
 	shm->magic = STATS_MAGIC;
 	return shm;
@@ -85,7 +86,7 @@ stats_destroy(struct stats_shm *shm)
 {
 	if (shm == NULL)
 		return;
-	if (munmap(shm, stats_size(shm->nworkers)) < 0)
+	if (munmap(shm, stats_size()) < 0)
 		log_error("stats: munmap: %s", strerror(errno));
 }
 

@@ -84,22 +84,63 @@ struct worker_slot {
 	uint64_t heartbeat_ms;	/* CLOCK_MONOTONIC ms, written by the worker */
 	uint64_t restarts;	/* written by the master */
 	uint64_t started_s;	/* CLOCK_REALTIME s of the current start */
+	uint64_t config_generation;	/* of the configuration it runs, by the master */
+	uint32_t pause_req;	/* 1: stop consuming (event-relayctl pause), by the master */
+	uint32_t reserved;
 	struct stats_values cur;	/* this incarnation, written by the worker */
 	struct stats_values retired;	/* earlier incarnations, by the master */
 	struct stats_gauges gauges;
 	struct stats_reason reason[REASON_COUNT];	/* cleared by stats_retire */
 };
 
+/*
+ * Worker N (the label worker="N") owns two process slots, slot[2N] and
+ * slot[2N+1]: during a reload its new process runs in one while the old
+ * one drains in the other, and both count in its series. `active` names
+ * the half of the current process. Every slot ever used counts in the
+ * totals, so totals stay monotonic when `workers` shrinks.
+ */
+#define STATS_MAX_WORKERS 64
+
 struct stats_shm {
 	uint32_t magic;
-	uint32_t nworkers;
+	uint32_t nworkers;	/* configured now: per-worker series 0..nworkers-1 */
+	uint32_t nused;		/* workers that ever ran: totals cover 0..nused-1 */
+	uint32_t reserved;
 	uint64_t started_s;
-	struct worker_slot slot[];
+	uint8_t active[STATS_MAX_WORKERS];	/* 0 or 1, written by the master */
+	struct worker_slot slot[];	/* 2 * STATS_MAX_WORKERS */
 };
 
 #define STATS_MAGIC 0x45524c59u	/* "ERLY" */
 
-/* Maps an anonymous shared segment for n slots; call before forking. */
+/* The process slot of worker w's current process. */
+static inline struct worker_slot *
+stats_active(struct stats_shm *shm, uint32_t w)
+{
+	return &shm->slot[2 * w + (__atomic_load_n(&shm->active[w], __ATOMIC_RELAXED) & 1)];
+}
+
+static inline const struct worker_slot *
+stats_active_c(const struct stats_shm *shm, uint32_t w)
+{
+	return &shm->slot[2 * w + (__atomic_load_n(&shm->active[w], __ATOMIC_RELAXED) & 1)];
+}
+
+/* Ready: running and connected to RabbitMQ, Kafka and Redis (/ready's rule). */
+static inline int
+stats_slot_ready(const struct worker_slot *s)
+{
+	return __atomic_load_n(&s->state, __ATOMIC_RELAXED) == WS_RUNNING &&
+	    __atomic_load_n(&s->gauges.amqp_up, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(&s->gauges.kafka_up, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(&s->gauges.redis_up, __ATOMIC_RELAXED);
+}
+
+/*
+ * Maps an anonymous shared segment with room for STATS_MAX_WORKERS
+ * workers, nworkers of them configured; call before forking.
+ */
 struct stats_shm *stats_create(uint32_t nworkers);
 void stats_destroy(struct stats_shm *shm);
 

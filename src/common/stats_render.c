@@ -76,7 +76,7 @@ put_seconds(FILE *out, uint64_t us)
 }
 
 static uint64_t
-val(const struct worker_slot *s, size_t off)
+slot_val(const struct worker_slot *s, size_t off)
 {
 	const uint64_t *cur = (const uint64_t *)((const char *)&s->cur + off);
 	const uint64_t *ret = (const uint64_t *)((const char *)&s->retired + off);
@@ -84,12 +84,23 @@ val(const struct worker_slot *s, size_t off)
 	return stat_get(ret) + stat_get(cur);
 }
 
-#define VAL(s, member) val((s), offsetof(struct stats_values, member))
-
-static int64_t
-gauge(const int64_t *g)
+/* Worker w's counter: both of its process slots (see stats.h). */
+static uint64_t
+val(const struct stats_shm *shm, uint32_t w, size_t off)
 {
-	return __atomic_load_n(g, __ATOMIC_RELAXED);
+	return slot_val(&shm->slot[2 * w], off) + slot_val(&shm->slot[2 * w + 1], off);
+}
+
+#define VAL(shm, w, member) val((shm), (w), offsetof(struct stats_values, member))
+
+/* Worker w's gauge: the draining process's share counts while it lasts. */
+static int64_t
+gauge(const struct stats_shm *shm, uint32_t w, size_t off)
+{
+	const int64_t *a = (const int64_t *)((const char *)&shm->slot[2 * w].gauges + off);
+	const int64_t *b = (const int64_t *)((const char *)&shm->slot[2 * w + 1].gauges + off);
+
+	return __atomic_load_n(a, __ATOMIC_RELAXED) + __atomic_load_n(b, __ATOMIC_RELAXED);
 }
 
 static void
@@ -98,14 +109,14 @@ render_counter(const struct stats_shm *shm, FILE *out, const char *name,
 {
 	uint64_t sum = 0;
 
-	for (uint32_t w = 0; w < shm->nworkers; w++)
-		sum += val(&shm->slot[w], off);
+	for (uint32_t w = 0; w < shm->nused; w++)
+		sum += val(shm, w, off);
 	put_family(out, PREFIX, name, "counter", help);
 	fprintf(out, PREFIX "%s %" PRIu64 "\n", name, sum);
 	put_family(out, WPREFIX, name, "counter", help);
 	for (uint32_t w = 0; w < shm->nworkers; w++)
 		fprintf(out, WPREFIX "%s{worker=\"%" PRIu32 "\"} %" PRIu64 "\n",
-		    name, w, val(&shm->slot[w], off));
+		    name, w, val(shm, w, off));
 }
 
 static void
@@ -114,14 +125,14 @@ render_gauge(const struct stats_shm *shm, FILE *out, const char *name,
 {
 	int64_t sum = 0;
 
-	for (uint32_t w = 0; w < shm->nworkers; w++)
-		sum += gauge((const int64_t *)((const char *)&shm->slot[w].gauges + off));
+	for (uint32_t w = 0; w < shm->nused; w++)
+		sum += gauge(shm, w, off);
 	put_family(out, PREFIX, name, "gauge", help);
 	fprintf(out, PREFIX "%s %" PRId64 "\n", name, sum);
 	put_family(out, WPREFIX, name, "gauge", help);
 	for (uint32_t w = 0; w < shm->nworkers; w++)
 		fprintf(out, WPREFIX "%s{worker=\"%" PRIu32 "\"} %" PRId64 "\n", name, w,
-		    gauge((const int64_t *)((const char *)&shm->slot[w].gauges + off)));
+		    gauge(shm, w, off));
 }
 
 static void
@@ -131,8 +142,8 @@ render_dead_lettered(const struct stats_shm *shm, FILE *out)
 	for (size_t r = DLQ_NONE + 1; r < DLQ_REASON_COUNT; r++) {
 		uint64_t sum = 0;
 
-		for (uint32_t w = 0; w < shm->nworkers; w++)
-			sum += VAL(&shm->slot[w], dead_lettered[r]);
+		for (uint32_t w = 0; w < shm->nused; w++)
+			sum += VAL(shm, w, dead_lettered[r]);
 		fprintf(out, PREFIX DLQ_NAME "{reason=\"%s\"} %" PRIu64 "\n",
 		    dlq_reason_name((enum dlq_reason)r), sum);
 	}
@@ -141,7 +152,7 @@ render_dead_lettered(const struct stats_shm *shm, FILE *out)
 		for (size_t r = DLQ_NONE + 1; r < DLQ_REASON_COUNT; r++)
 			fprintf(out, WPREFIX DLQ_NAME "{worker=\"%" PRIu32 "\",reason=\"%s\"} %" PRIu64 "\n",
 			    w, dlq_reason_name((enum dlq_reason)r),
-			    VAL(&shm->slot[w], dead_lettered[r]));
+			    VAL(shm, w, dead_lettered[r]));
 }
 
 /*
@@ -175,11 +186,11 @@ render_latency(const struct stats_shm *shm, FILE *out)
 {
 	uint64_t b[STATS_LATENCY_BUCKETS + 1] = { 0 }, sum = 0, count = 0;
 
-	for (uint32_t w = 0; w < shm->nworkers; w++) {
+	for (uint32_t w = 0; w < shm->nused; w++) {
 		for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
-			b[i] += VAL(&shm->slot[w], latency_bucket[i]);
-		sum += VAL(&shm->slot[w], latency_sum_us);
-		count += VAL(&shm->slot[w], latency_count);
+			b[i] += VAL(shm, w, latency_bucket[i]);
+		sum += VAL(shm, w, latency_sum_us);
+		count += VAL(shm, w, latency_count);
 	}
 	put_family(out, PREFIX, LATENCY_NAME, "histogram", LATENCY_HELP);
 	put_histogram(out, PREFIX LATENCY_NAME, "", b, sum, count);
@@ -189,19 +200,29 @@ render_latency(const struct stats_shm *shm, FILE *out)
 		char wlabel[32];
 
 		for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
-			b[i] = VAL(&shm->slot[w], latency_bucket[i]);
+			b[i] = VAL(shm, w, latency_bucket[i]);
 		snprintf(wlabel, sizeof(wlabel), "worker=\"%" PRIu32 "\"", w);
 		put_histogram(out, WPREFIX LATENCY_NAME, wlabel, b,
-		    VAL(&shm->slot[w], latency_sum_us), VAL(&shm->slot[w], latency_count));
+		    VAL(shm, w, latency_sum_us), VAL(shm, w, latency_count));
 	}
 }
 
 static uint64_t
-slot_latency_max(const struct worker_slot *s)
+worker_latency_max(const struct stats_shm *shm, uint32_t w)
 {
-	uint64_t cur = stat_get(&s->cur.latency_max_us), old = stat_get(&s->retired.latency_max_us);
+	uint64_t max = 0;
 
-	return cur > old ? cur : old;
+	for (uint32_t h = 0; h < 2; h++) {
+		const struct worker_slot *s = &shm->slot[2 * w + h];
+		uint64_t cur = stat_get(&s->cur.latency_max_us);
+		uint64_t old = stat_get(&s->retired.latency_max_us);
+
+		if (cur > max)
+			max = cur;
+		if (old > max)
+			max = old;
+	}
+	return max;
 }
 
 static void
@@ -209,9 +230,9 @@ render_latency_max(const struct stats_shm *shm, FILE *out)
 {
 	uint64_t max = 0;
 
-	for (uint32_t w = 0; w < shm->nworkers; w++)
-		if (slot_latency_max(&shm->slot[w]) > max)
-			max = slot_latency_max(&shm->slot[w]);
+	for (uint32_t w = 0; w < shm->nused; w++)
+		if (worker_latency_max(shm, w) > max)
+			max = worker_latency_max(shm, w);
 	put_family(out, PREFIX, LATENCY_MAX_NAME, "gauge", LATENCY_MAX_HELP);
 	fputs(PREFIX LATENCY_MAX_NAME " ", out);
 	put_seconds(out, max);
@@ -219,7 +240,7 @@ render_latency_max(const struct stats_shm *shm, FILE *out)
 	put_family(out, WPREFIX, LATENCY_MAX_NAME, "gauge", LATENCY_MAX_HELP);
 	for (uint32_t w = 0; w < shm->nworkers; w++) {
 		fprintf(out, WPREFIX LATENCY_MAX_NAME "{worker=\"%" PRIu32 "\"} ", w);
-		put_seconds(out, slot_latency_max(&shm->slot[w]));
+		put_seconds(out, worker_latency_max(shm, w));
 		fputc('\n', out);
 	}
 }
@@ -229,8 +250,8 @@ render_slots(const struct stats_shm *shm, FILE *out)
 {
 	uint64_t restarts = 0;
 
-	for (uint32_t w = 0; w < shm->nworkers; w++)
-		restarts += stat_get(&shm->slot[w].restarts);
+	for (uint32_t w = 0; w < shm->nused; w++)
+		restarts += stat_get(&shm->slot[2 * w].restarts) + stat_get(&shm->slot[2 * w + 1].restarts);
 	put_family(out, PREFIX, "restarts_total", "counter",
 	    "Worker processes restarted after they exited.");
 	fprintf(out, PREFIX "restarts_total %" PRIu64 "\n", restarts);
@@ -238,12 +259,12 @@ render_slots(const struct stats_shm *shm, FILE *out)
 	    "Times this worker slot was restarted after its process exited.");
 	for (uint32_t w = 0; w < shm->nworkers; w++)
 		fprintf(out, WPREFIX "restarts_total{worker=\"%" PRIu32 "\"} %" PRIu64 "\n",
-		    w, stat_get(&shm->slot[w].restarts));
+		    w, stat_get(&shm->slot[2 * w].restarts) + stat_get(&shm->slot[2 * w + 1].restarts));
 
 	put_family(out, WPREFIX, "up", "gauge",
 	    "1 if the worker is running (state running or degraded).");
 	for (uint32_t w = 0; w < shm->nworkers; w++) {
-		uint32_t st = __atomic_load_n(&shm->slot[w].state, __ATOMIC_RELAXED);
+		uint32_t st = __atomic_load_n(&stats_active_c(shm, w)->state, __ATOMIC_RELAXED);
 
 		fprintf(out, WPREFIX "up{worker=\"%" PRIu32 "\"} %d\n",
 		    w, st == WS_RUNNING || st == WS_DEGRADED);
@@ -252,7 +273,7 @@ render_slots(const struct stats_shm *shm, FILE *out)
 	put_family(out, WPREFIX, "state", "gauge",
 	    "1 for the state the worker is in, 0 for the others.");
 	for (uint32_t w = 0; w < shm->nworkers; w++) {
-		uint32_t st = __atomic_load_n(&shm->slot[w].state, __ATOMIC_RELAXED);
+		uint32_t st = __atomic_load_n(&stats_active_c(shm, w)->state, __ATOMIC_RELAXED);
 
 		for (uint32_t i = 0; i < WS_STATE_COUNT; i++)
 			fprintf(out, WPREFIX "state{worker=\"%" PRIu32 "\",state=\"%s\"} %d\n",

@@ -4,7 +4,9 @@
  * /metrics renders the shared-memory segment; /health answers 200 while
  * the master runs; /ready answers 200 only when every worker is running
  * and connected to RabbitMQ, Kafka and Redis, else 503 with one line per
- * worker that is not. The epoll fd of libmicrohttpd is the one fd the
+ * worker that is not; /status is the master's JSON report (status.c).
+ * All of it is read-only: what changes the daemon is on the control
+ * socket (control.c), never here. The epoll fd of libmicrohttpd is the one fd the
  * master polls for HTTP.
  */
 #include "autoconf.h"
@@ -28,6 +30,8 @@
 struct http {
 	struct MHD_Daemon *d;
 	const struct stats_shm *shm;
+	http_status_fn status;
+	void *status_arg;
 };
 
 static enum MHD_Result
@@ -89,13 +93,13 @@ serve_ready(struct http *h, struct MHD_Connection *c)
 	if (f == NULL)
 		return reply_text(c, 500, "out of memory\n");
 	for (uint32_t i = 0; i < h->shm->nworkers; i++) {
-		const struct worker_slot *s = &h->shm->slot[i];
+		const struct worker_slot *s = stats_active_c(h->shm, i);
 		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
 		int amqp = (int)__atomic_load_n(&s->gauges.amqp_up, __ATOMIC_RELAXED);
 		int kafka = (int)__atomic_load_n(&s->gauges.kafka_up, __ATOMIC_RELAXED);
 		int redis = (int)__atomic_load_n(&s->gauges.redis_up, __ATOMIC_RELAXED);
 
-		if (st == WS_RUNNING && amqp && kafka && redis)
+		if (stats_slot_ready(s))
 			continue;
 		ready = 0;
 		/* "worker 0: amqp: vhost "x" not found (starting; rabbitmq=down ...)" */
@@ -117,6 +121,23 @@ serve_ready(struct http *h, struct MHD_Connection *c)
 		return reply_text(c, 500, "out of memory\n");
 	}
 	return reply(c, ready ? 200 : 503, "text/plain; charset=utf-8", buf, len, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result
+serve_status(struct http *h, struct MHD_Connection *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return reply_text(c, 500, "out of memory\n");
+	h->status(h->status_arg, f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return reply_text(c, 500, "out of memory\n");
+	}
+	return reply(c, 200, "application/json", buf, len, MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result
@@ -143,7 +164,9 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
 		return reply_text(c, 200, "ok\n");
 	if (strcmp(url, "/ready") == 0)
 		return serve_ready(h, c);
-	return reply_text(c, 404, "not found: try /metrics, /health or /ready\n");
+	if (strcmp(url, "/status") == 0)
+		return serve_status(h, c);
+	return reply_text(c, 404, "not found: try /metrics, /health, /ready or /status\n");
 }
 
 static void
@@ -158,7 +181,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 struct http *
-http_start(const char *listen, const struct stats_shm *shm)
+http_start(const char *listen, const struct stats_shm *shm, http_status_fn status, void *arg)
 {
 	struct http *h = calloc(1, sizeof(*h));
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
@@ -170,6 +193,8 @@ http_start(const char *listen, const struct stats_shm *shm)
 	if (h == NULL)
 		return NULL;
 	h->shm = shm;
+	h->status = status;
+	h->status_arg = arg;
 	if (config_split_addr(listen, host, sizeof(host), &p) < 0) {
 		log_error("http: bad listen address %s", listen);
 		free(h);
@@ -197,7 +222,7 @@ http_start(const char *listen, const struct stats_shm *shm)
 		free(h);
 		return NULL;
 	}
-	log_info("http: serving /metrics, /health and /ready on %s", listen);
+	log_info("http: serving /metrics, /health, /ready and /status on %s", listen);
 	return h;
 }
 

@@ -7,12 +7,17 @@
 #define ER_HTTP_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 struct stats_shm;
 struct http;
 
+/* Writes the body of /status (JSON). */
+typedef void (*http_status_fn)(void *arg, FILE *out);
+
 /* Listens on "host:port"; NULL after logging why. */
-struct http *http_start(const char *listen, const struct stats_shm *shm);
+struct http *http_start(const char *listen, const struct stats_shm *shm, http_status_fn status,
+    void *arg);
 void http_stop(struct http *h);
 /* In a freshly forked worker: close the inherited sockets only. */
 void http_close_in_child(struct http *h);

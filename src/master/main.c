@@ -222,7 +222,7 @@ main(int argc, char **argv)
 		    "environment", path);
 	if (drop_privileges(&cfg) < 0)
 		return 1;
-	status = master_run(&cfg, &route);
+	status = master_run(&cfg, &route, no_file ? NULL : path);
 	if (!foreground && cfg.pid_file != NULL && cfg.pid_file[0] != '\0')
 		unlink(cfg.pid_file);
 	route_free(&route);

@@ -1,5 +1,7 @@
 /*
- * master: one poll loop over the signal self-pipe and the HTTP server.
+ * master: one poll loop over the signal self-pipe, the HTTP server and
+ * the control socket; supervises the workers and replaces them on a
+ * reload.
  *
  * Signal handlers only set a flag and write a byte to the self-pipe.
  * Workers are reaped with waitpid(WNOHANG) in a loop; each death is
@@ -8,6 +10,13 @@
  * keeps dying young. A worker whose heartbeat in shared memory stops is
  * killed (watchdog). Workers see the master's death as EOF on the
  * lifeline pipe, whose write end only the master holds.
+ *
+ * Each worker N has two process slots (stats.h). A reload starts the
+ * new process in the idle one, waits until it is ready, makes it the
+ * active one and stops the old process gracefully; the old one drains
+ * (finishes, flushes, acks) while the new one already consumes. The one
+ * thing to know: only active slots are restarted when they die; a
+ * draining slot is left to end.
  */
 #include "autoconf.h"
 
@@ -24,24 +33,67 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/route.h"
 #include "common/stats.h"
+#include "master/control.h"
 #include "master/http.h"
 #include "master/master.h"
 #include "master/module_load.h"
+#include "master/status.h"
 #include "worker/module.h"
 
 #define RESTART_MIN_MS 500
 #define RESTART_MAX_MS 30000
 #define HEALTHY_AFTER_MS 60000	/* a worker this old resets the backoff */
 #define WATCHDOG_MS 60000
+#define NSLOTS (2 * STATS_MAX_WORKERS)
 
-struct child {
+/* One process slot (two per worker). */
+struct proc {
 	pid_t pid;
+	int active;		/* restart it when it dies */
 	uint64_t started_ms;
 	uint64_t restart_at_ms;
 	unsigned crashes;	/* consecutive early deaths */
+};
+
+/* A rolling replacement in progress. */
+struct reload {
+	int on;
+	uint32_t next;		/* the worker being handled */
+	uint32_t upto;		/* max(old, new) worker count */
+	uint32_t old_n;
+	int starting;		/* a new process of worker `next` is getting ready */
+	uint64_t deadline_ms;
+	uint64_t t0_ms;
+	unsigned replaced, started, stopped;
+	char *changed;		/* settings that changed, one a line */
+	struct control_client *waiter[8];
+	int nwaiters;
+};
+
+struct master {
+	struct er_config *cfg;
+	struct route route;
+	const char *path;	/* configuration file, or NULL */
+	struct stats_shm *shm;
+	struct http *http;
+	struct control *ctl;
+	struct proc procs[NSLOTS];
+	int lifeline[2];
+	uint64_t generation;
+	uint64_t started_s;
+	int paused;
+	int stopping;
+	uint64_t stop_deadline;
+	struct reload rl;
+	/* the last reload, for /status */
+	uint64_t last_reload_s;
+	int last_reload_ok;
+	char *last_errors;
+	char *last_needs_restart;
 };
 
 static volatile sig_atomic_t sig_stop, sig_chld, sig_hup;
@@ -80,31 +132,45 @@ install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	return 0;
 }
 
-static void
-spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *shm,
-    struct child *ch, int i, int lifeline[2])
+static int
+live(const struct master *m)
 {
-	struct worker_slot *ws = &shm->slot[i];
+	int n = 0;
+
+	for (int p = 0; p < NSLOTS; p++)
+		n += m->procs[p].pid > 0;
+	return n;
+}
+
+/* Starts process slot p (of worker p / 2) with the configuration in force. */
+static void
+spawn(struct master *m, int p)
+{
+	struct worker_slot *ws = &m->shm->slot[p];
+	struct proc *pr = &m->procs[p];
+	int w = p / 2;
 	pid_t pid;
 
+	stats_retire(ws);
 	ws->generation++;
+	ws->config_generation = m->generation;
+	ws->pause_req = (uint32_t)m->paused;
 	ws->state = WS_STARTING;
 	ws->started_s = (uint64_t)time(NULL);
+	pr->active = 1;
 	pid = fork();
 	if (pid < 0) {
-		log_error("fork worker %d: %s", i, strerror(errno));
-		ch->restart_at_ms = mono_ms() + RESTART_MAX_MS;
+		log_error("fork worker %d: %s", w, strerror(errno));
+		pr->restart_at_ms = mono_ms() + RESTART_MAX_MS;
 		ws->state = WS_DOWN;
 		return;
 	}
 	if (pid == 0) {
-		const struct worker_module *m;
+		const struct worker_module *mod;
 		struct sigaction sa;
 		char err[512];
 		int lf;
@@ -116,123 +182,611 @@ spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGHUP, &sa, NULL);
 		/* Keep stdio and the lifeline's read end; nothing else of the master. */
-		lf = dup2(lifeline[0], 3) < 0 ? lifeline[0] : 3;
+		lf = dup2(m->lifeline[0], 3) < 0 ? m->lifeline[0] : 3;
 		close_range(4, ~0u, 0);
-		if ((m = module_load(err, sizeof(err))) == NULL) {
-			log_error("worker %d: %s", i, err);
+		if ((mod = module_load(err, sizeof(err))) == NULL) {
+			log_error("worker %d: %s", w, err);
 			exit(1);
 		}
-		exit(m->main(cfg, route, i, ws, lf));
+		exit(mod->main(m->cfg, &m->route, w, ws, lf));
 	}
-	ch->pid = pid;
-	ch->started_ms = mono_ms();
+	pr->pid = pid;
+	pr->started_ms = mono_ms();
 	__atomic_store_n(&ws->pid, pid, __ATOMIC_RELAXED);
-	__atomic_store_n(&ws->heartbeat_ms, ch->started_ms, __ATOMIC_RELAXED);
-	log_info("worker %d started, pid %ld", i, (long)pid);
+	__atomic_store_n(&ws->heartbeat_ms, pr->started_ms, __ATOMIC_RELAXED);
+	log_info("worker %d started, pid %ld (generation %llu)", w, (long)pid,
+	    (unsigned long long)m->generation);
 }
 
-/* One worker died: log it once, fold its counters, schedule its restart. */
+/* One process died: log it once, fold its counters, schedule its restart. */
 static void
-child_died(struct stats_shm *shm, struct child *kids, int n, pid_t pid, int status, int stopping)
+child_died(struct master *m, pid_t pid, int status)
 {
-	uint64_t now = mono_ms();
-	struct child *ch = NULL;
-	int i;
+	uint64_t now = mono_ms(), delay;
+	struct proc *pr = NULL;
+	struct worker_slot *ws;
+	int p, w, expected;
 
-	for (i = 0; i < n; i++) {
-		if (kids[i].pid == pid) {
-			ch = &kids[i];
+	for (p = 0; p < NSLOTS; p++) {
+		if (m->procs[p].pid == pid) {
+			pr = &m->procs[p];
 			break;
 		}
 	}
-	if (ch == NULL)
+	if (pr == NULL)
 		return;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && stopping)
-		log_info("worker %d (pid %ld) stopped", i, (long)pid);
+	w = p / 2;
+	ws = &m->shm->slot[p];
+	expected = m->stopping || !pr->active;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && expected)
+		log_info("worker %d (pid %ld) stopped", w, (long)pid);
 	else if (WIFEXITED(status))
-		log_warn("worker %d (pid %ld) exited with status %d", i, (long)pid, WEXITSTATUS(status));
+		log_warn("worker %d (pid %ld) exited with status %d", w, (long)pid, WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		log_warn("worker %d (pid %ld) killed by signal %d%s", i, (long)pid, WTERMSIG(status),
+		log_warn("worker %d (pid %ld) killed by signal %d%s", w, (long)pid, WTERMSIG(status),
 		    WCOREDUMP(status) ? " (core dumped)" : "");
-	ch->pid = 0;
-	__atomic_store_n(&shm->slot[i].pid, 0, __ATOMIC_RELAXED);
-	stats_retire(&shm->slot[i]);
-	__atomic_store_n(&shm->slot[i].state, WS_DOWN, __ATOMIC_RELAXED);
-	if (stopping)
+	pr->pid = 0;
+	__atomic_store_n(&ws->pid, 0, __ATOMIC_RELAXED);
+	stats_retire(ws);
+	__atomic_store_n(&ws->state, WS_DOWN, __ATOMIC_RELAXED);
+	if (expected)
 		return;
-	__atomic_store_n(&shm->slot[i].restarts, shm->slot[i].restarts + 1, __ATOMIC_RELAXED);
-	if (now - ch->started_ms > HEALTHY_AFTER_MS)
-		ch->crashes = 0;
-	{
-		uint64_t delay = (uint64_t)RESTART_MIN_MS << (ch->crashes < 6 ? ch->crashes : 6);
-
-		if (delay > RESTART_MAX_MS)
-			delay = RESTART_MAX_MS;
-		ch->crashes++;
-		ch->restart_at_ms = now + delay;
-		log_info("worker %d restarts in %llu ms", i, (unsigned long long)delay);
-	}
+	__atomic_store_n(&ws->restarts, ws->restarts + 1, __ATOMIC_RELAXED);
+	if (now - pr->started_ms > HEALTHY_AFTER_MS)
+		pr->crashes = 0;
+	delay = (uint64_t)RESTART_MIN_MS << (pr->crashes < 6 ? pr->crashes : 6);
+	if (delay > RESTART_MAX_MS)
+		delay = RESTART_MAX_MS;
+	pr->crashes++;
+	pr->restart_at_ms = now + delay;
+	log_info("worker %d restarts in %llu ms", w, (unsigned long long)delay);
 }
 
 static void
-reap(struct stats_shm *shm, struct child *kids, int n, int stopping)
+reap(struct master *m)
 {
 	int status;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		child_died(shm, kids, n, pid, status, stopping);
+		child_died(m, pid, status);
 }
 
-static int
-live_children(const struct child *kids, int n)
+/* Stops process slot p gracefully: it is not restarted. */
+static void
+retire_proc(struct master *m, int p)
 {
-	int live = 0;
+	m->procs[p].active = 0;
+	if (m->procs[p].pid > 0)
+		kill(m->procs[p].pid, SIGTERM);
+}
 
-	for (int i = 0; i < n; i++)
-		live += kids[i].pid > 0;
-	return live;
+/* ------------------------------------------------------------ reload */
+
+/* "a = 1;" lines of config_dump, for comparing two configurations. */
+static char *
+dump(const struct er_config *cfg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	config_dump(cfg, f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Settings whose line differs between a and b: all, and those needing a restart. */
+static void
+diff_settings(const struct er_config *a, const struct er_config *b, char **changed,
+    char **restart)
+{
+	static const char *const fixed[] = {
+		"pid_file", "user", "group", "metrics.listen", "control.socket",
+	};
+	char *da = dump(a), *db = dump(b), *ch = NULL, *rs = NULL;
+	size_t chl = 0, rsl = 0;
+	FILE *fc = open_memstream(&ch, &chl), *fr = open_memstream(&rs, &rsl);
+
+	if (da != NULL && db != NULL && fc != NULL && fr != NULL) {
+		for (char *line = db; *line != '\0';) {
+			size_t n = strcspn(line, "\n");
+			size_t name = strcspn(line, " ");
+			int same = 0;
+
+			for (char *o = da; *o != '\0';) {
+				size_t on = strcspn(o, "\n");
+
+				if (on == n && memcmp(o, line, n) == 0) {
+					same = 1;
+					break;
+				}
+				o += on + (o[on] == '\n');
+			}
+			if (!same) {
+				fprintf(fc, "%.*s\n", (int)name, line);
+				for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+					if (strlen(fixed[i]) == name && strncmp(fixed[i], line, name) == 0)
+						fprintf(fr, "%.*s\n", (int)name, line);
+			}
+			line += n + (line[n] == '\n');
+		}
+	}
+	if (fc != NULL)
+		fclose(fc);
+	if (fr != NULL)
+		fclose(fr);
+	free(da);
+	free(db);
+	*changed = ch;
+	*restart = rs;
+}
+
+/* Appends "\"a\",\"b\"" for the lines of text. */
+static void
+put_lines(FILE *f, const char *text)
+{
+	int first = 1;
+
+	fputc('[', f);
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		size_t n = strcspn(p, "\n");
+		char line[512];
+
+		if (n > 0) {
+			snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1),
+			    p);
+			fputs(first ? "" : ",", f);
+			json_str(f, line);
+			first = 0;
+		}
+		p += n + (p[n] == '\n');
+	}
+	fputc(']', f);
+}
+
+/* The reply to a reload (and to whoever waited for it). */
+static char *
+reload_reply(const struct master *m, int ok, const char *error)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "{\"ok\":%s,\"generation\":%llu", ok ? "true" : "false",
+	    (unsigned long long)m->generation);
+	if (error != NULL) {
+		fputs(",\"error\":", f);
+		json_str(f, error);
+	}
+	fputs(",\"errors\":", f);
+	put_lines(f, ok ? NULL : m->last_errors);
+	fputs(",\"changed\":", f);
+	put_lines(f, m->rl.changed);
+	fputs(",\"needs_restart\":", f);
+	put_lines(f, m->last_needs_restart);
+	fprintf(f, ",\"workers_replaced\":%u,\"workers_started\":%u,\"workers_stopped\":%u",
+	    m->rl.replaced, m->rl.started, m->rl.stopped);
+	if (m->rl.t0_ms > 0)
+		fprintf(f, ",\"duration_ms\":%llu", (unsigned long long)(mono_ms() - m->rl.t0_ms));
+	fputc('}', f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void
+answer(struct control_client *cl, const char *json)
+{
+	control_reply(cl, json != NULL ? json : "{\"ok\":false,\"error\":\"out of memory\"}");
+}
+
+static void
+reload_finish(struct master *m, int ok, const char *error)
+{
+	char *json;
+
+	m->rl.on = 0;
+	m->last_reload_ok = ok;
+	if (ok)
+		log_info("reload: generation %llu in force: %u workers replaced, %u started, %u stopped "
+		    "in %llu ms", (unsigned long long)m->generation, m->rl.replaced, m->rl.started,
+		    m->rl.stopped, (unsigned long long)(mono_ms() - m->rl.t0_ms));
+	else
+		log_error("reload: generation %llu: %s", (unsigned long long)m->generation, error);
+	json = reload_reply(m, ok, error);
+	for (int i = 0; i < m->rl.nwaiters; i++)
+		answer(m->rl.waiter[i], json);
+	m->rl.nwaiters = 0;
+	free(json);
+}
+
+/*
+ * Reads and checks the configuration again. Invalid: nothing changes,
+ * every error is logged and kept for the reply. Valid: the new settings
+ * are in force for every process started from now on, and the rolling
+ * replacement starts. Returns 0 when it started.
+ */
+static int
+reload_start(struct master *m)
+{
+	struct er_config *ncfg = calloc(1, sizeof(*ncfg));
+	struct route nroute;
+	char *errs = NULL, *restart = NULL, *changed = NULL;
+	size_t errlen = 0;
+	FILE *ef = open_memstream(&errs, &errlen);
+	char err[512];
+	int nerr;
+
+	if (ncfg == NULL || ef == NULL) {
+		free(ncfg);
+		if (ef != NULL)
+			fclose(ef);
+		free(errs);
+		log_error("reload: out of memory");
+		return -1;
+	}
+	nerr = config_load(ncfg, m->path, NULL, ef);
+	if (nerr == 0 && module_check(ncfg, err, sizeof(err)) < 0) {
+		fprintf(ef, "%s: %s\n", m->path != NULL ? m->path : "environment", err);
+		nerr++;
+	}
+	if (nerr == 0 && route_implicit(&nroute, ncfg) < 0) {
+		fprintf(ef, "out of memory\n");
+		nerr++;
+	}
+	fclose(ef);
+	free(m->last_errors);
+	m->last_errors = errs;
+	m->last_reload_s = (uint64_t)time(NULL);
+	free(m->last_needs_restart);
+	m->last_needs_restart = NULL;
+	if (nerr > 0) {
+		m->last_reload_ok = 0;
+		log_error("reload: %s: %d error%s; nothing changed, still generation %llu",
+		    m->path != NULL ? m->path : "environment", nerr, nerr == 1 ? "" : "s",
+		    (unsigned long long)m->generation);
+		for (char *p = errs; p != NULL && *p != '\0';) {
+			size_t n = strcspn(p, "\n");
+
+			log_error("reload: %.*s", (int)n, p);
+			p += n + (p[n] == '\n');
+		}
+		config_free(ncfg);
+		free(ncfg);
+		return -1;
+	}
+	diff_settings(m->cfg, ncfg, &changed, &restart);
+	for (char *p = restart; p != NULL && *p != '\0';) {
+		size_t n = strcspn(p, "\n");
+
+		log_warn("reload: %.*s changed: needs a restart to take effect", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+	m->last_needs_restart = restart;
+	free(m->rl.changed);
+	m->rl.changed = changed;
+	m->rl.on = 1;
+	m->rl.next = 0;
+	m->rl.old_n = m->shm->nworkers;
+	m->rl.upto = m->rl.old_n > (uint32_t)ncfg->workers ? m->rl.old_n : (uint32_t)ncfg->workers;
+	m->rl.starting = 0;
+	m->rl.replaced = m->rl.started = m->rl.stopped = 0;
+	m->rl.t0_ms = mono_ms();
+	m->generation++;
+	/* The forked workers hold copies: the old settings can go now. */
+	config_free(m->cfg);
+	free(m->cfg);
+	m->cfg = ncfg;
+	route_free(&m->route);
+	m->route = nroute;
+	if (m->rl.upto > m->shm->nused)
+		m->shm->nused = m->rl.upto;
+	log_info("reload: generation %llu: replacing %u workers with %ld, one at a time",
+	    (unsigned long long)m->generation, m->rl.old_n, m->cfg->workers);
+	return 0;
+}
+
+/* How long a new worker may take to connect before the reload gives up. */
+static uint64_t
+ready_timeout_ms(const struct master *m)
+{
+	return (uint64_t)m->cfg->amqp_connect_timeout * 1000 * 3 + 30000;
+}
+
+/* Moves the rolling replacement on as far as it can go now. */
+static void
+reload_step(struct master *m, uint64_t now)
+{
+	struct reload *r = &m->rl;
+
+	while (r->on && !m->stopping) {
+		uint32_t w = r->next;
+		int cur, nxt;
+
+		if (w >= r->upto) {
+			/* Done when no old process is left draining. */
+			for (int p = 0; p < NSLOTS; p++)
+				if (m->procs[p].pid > 0 && !m->procs[p].active)
+					return;
+			m->shm->nworkers = (uint32_t)m->cfg->workers;
+			reload_finish(m, 1, NULL);
+			return;
+		}
+		cur = (int)(2 * w + m->shm->active[w]);
+		nxt = (int)(2 * w + (1 - m->shm->active[w]));
+		if (w >= (uint32_t)m->cfg->workers) {	/* fewer workers now */
+			retire_proc(m, cur);
+			r->stopped++;
+			r->next++;
+			continue;
+		}
+		if (w >= r->old_n) {			/* more workers now */
+			if (m->procs[cur].pid > 0) {	/* draining since it was removed */
+				__atomic_store_n(&m->shm->active[w], (uint8_t)(nxt & 1), __ATOMIC_RELAXED);
+				cur = nxt;
+			}
+			if (m->procs[cur].pid > 0)
+				return;			/* both halves still draining */
+			spawn(m, cur);
+			m->shm->nworkers = w + 1;
+			r->started++;
+			r->next++;
+			continue;
+		}
+		if (!r->starting) {
+			if (m->procs[nxt].pid > 0) {	/* still draining from a reload before */
+				return;
+			}
+			spawn(m, nxt);
+			r->starting = 1;
+			r->deadline_ms = now + ready_timeout_ms(m);
+			return;
+		}
+		if (stats_slot_ready(&m->shm->slot[nxt])) {
+			__atomic_store_n(&m->shm->active[w], (uint8_t)(nxt & 1), __ATOMIC_RELAXED);
+			retire_proc(m, cur);
+			log_info("reload: worker %u: new process %ld ready, old process %ld draining", w,
+			    (long)m->procs[nxt].pid, (long)m->procs[cur].pid);
+			r->replaced++;
+			r->starting = 0;
+			r->next++;
+			continue;
+		}
+		if (m->procs[nxt].pid == 0 || now >= r->deadline_ms) {
+			char why[512], reason[160] = "";
+
+			for (int k = 0; k < REASON_COUNT; k++)
+				if (stats_reason_get(&m->shm->slot[nxt].reason[k], reason, sizeof(reason)) > 0)
+					break;
+			snprintf(why, sizeof(why), "worker %u: the new process %s%s%s; the old one "
+			    "keeps running and the workers after it were not replaced", w,
+			    m->procs[nxt].pid == 0 ? "exited before it was ready" :
+			    "was not ready in time", reason[0] ? ": " : "", reason);
+			retire_proc(m, nxt);
+			free(m->last_errors);
+			m->last_errors = strdup(why);
+			m->shm->nworkers = r->old_n > (uint32_t)m->cfg->workers ?
+			    (uint32_t)m->cfg->workers : r->old_n;
+			reload_finish(m, 0, why);
+			return;
+		}
+		return;
+	}
+}
+
+/* ----------------------------------------------------------- control */
+
+static void
+status_fn(void *arg, FILE *out)
+{
+	struct master *m = arg;
+	struct status_info si = {
+		.version = PACKAGE_VERSION,
+		.config_path = m->path,
+		.queue = m->route.queue,
+		.topic = m->route.topic,
+		.generation = m->generation,
+		.started_s = m->started_s,
+		.now_s = (uint64_t)time(NULL),
+		.now_ms = mono_ms(),
+		.paused = m->paused,
+		.reloading = m->rl.on,
+		.stopping = m->stopping,
+		.reload_at_s = m->last_reload_s,
+		.reload_ok = m->last_reload_ok,
+		.reload_errors = m->last_errors,
+		.reload_needs_restart = m->last_needs_restart,
+	};
+
+	status_render(out, m->shm, &si);
+}
+
+static void
+set_paused(struct master *m, int paused)
+{
+	m->paused = paused;
+	for (int p = 0; p < NSLOTS; p++)
+		__atomic_store_n(&m->shm->slot[p].pause_req, (uint32_t)paused, __ATOMIC_RELAXED);
+	log_info("%s: %s", paused ? "pause" : "resume",
+	    paused ? "workers stop consuming; in-flight work finishes" : "workers consume again");
+}
+
+static void
+on_control(void *arg, struct control_client *cl, enum control_cmd cmd, const char *args)
+{
+	struct master *m = arg;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	switch (cmd) {
+	case CTL_STATUS:
+		f = open_memstream(&buf, &len);
+		if (f == NULL)
+			break;
+		status_fn(m, f);
+		if (fclose(f) == 0) {
+			buf[strcspn(buf, "\n")] = '\0';
+			answer(cl, buf);
+		}
+		free(buf);
+		return;
+	case CTL_RELOAD:
+		if (m->stopping) {
+			answer(cl, "{\"ok\":false,\"error\":\"stopping\"}");
+			return;
+		}
+		if (m->rl.on) {
+			answer(cl, "{\"ok\":false,\"error\":\"a reload is in progress; try again when "
+			    "it has finished\"}");
+			return;
+		}
+		log_info("reload requested on the control socket");
+		if (reload_start(m) < 0) {
+			buf = reload_reply(m, 0, "the new configuration is invalid; nothing changed");
+			answer(cl, buf);
+			free(buf);
+			return;
+		}
+		if (strcmp(args, "wait") == 0 && m->rl.nwaiters < 8) {
+			m->rl.waiter[m->rl.nwaiters++] = cl;	/* answered by reload_finish */
+			reload_step(m, mono_ms());
+			return;
+		}
+		buf = reload_reply(m, 1, NULL);
+		answer(cl, buf);
+		free(buf);
+		reload_step(m, mono_ms());
+		return;
+	case CTL_PAUSE:
+	case CTL_RESUME:
+		set_paused(m, cmd == CTL_PAUSE);
+		answer(cl, cmd == CTL_PAUSE ? "{\"ok\":true,\"paused\":true}" :
+		    "{\"ok\":true,\"paused\":false}");
+		return;
+	case CTL_STOP:
+		sig_stop = 1;
+		answer(cl, "{\"ok\":true,\"stopping\":true}");
+		return;
+	case CTL_LOG_REOPEN:
+		raise(SIGUSR1);
+		answer(cl, "{\"ok\":true}");
+		return;
+	case CTL_VERSION:
+		answer(cl, "{\"ok\":true,\"version\":\"" PACKAGE_VERSION "\"}");
+		return;
+	case CTL_COUNT:
+		break;
+	}
+	answer(cl, "{\"ok\":false,\"error\":\"internal error\"}");
+}
+
+/* -------------------------------------------------------------- loop */
+
+static void
+begin_stop(struct master *m, uint64_t now)
+{
+	m->stopping = 1;
+	m->stop_deadline = now + (uint64_t)m->cfg->stop_timeout * 1000;
+	log_info("stopping %d workers (stop_timeout %lds)", live(m), m->cfg->stop_timeout);
+	if (m->rl.on)
+		reload_finish(m, 0, "stopped during the reload");
+	for (int p = 0; p < NSLOTS; p++) {
+		m->procs[p].active = 0;
+		if (m->procs[p].pid > 0)
+			kill(m->procs[p].pid, SIGTERM);
+	}
+}
+
+static void
+supervise(struct master *m, uint64_t now, uint64_t watchdog_ms)
+{
+	for (uint32_t w = 0; w < m->shm->nused; w++) {
+		for (int h = 0; h < 2; h++) {
+			int p = (int)(2 * w) + h;
+			struct proc *pr = &m->procs[p];
+			uint64_t hb;
+
+			if (pr->pid == 0 && pr->active && now >= pr->restart_at_ms) {
+				spawn(m, p);
+				continue;
+			}
+			hb = __atomic_load_n(&m->shm->slot[p].heartbeat_ms, __ATOMIC_RELAXED);
+			if (pr->pid > 0 && now > hb + watchdog_ms) {
+				log_error("worker %u (pid %ld) sent no heartbeat for %llu s: killing it",
+				    w, (long)pr->pid, (unsigned long long)(now - hb) / 1000);
+				kill(pr->pid, SIGKILL);
+			}
+		}
+	}
 }
 
 int
-master_run(const struct er_config *cfg, const struct route *route)
+master_run(struct er_config *cfg, struct route *route, const char *path)
 {
+	static struct master m;
 	int n = (int)cfg->workers;
-	struct stats_shm *shm;
-	struct child *kids;
-	struct http *http;
-	int lifeline[2];
-	int stopping = 0;
-	uint64_t stop_deadline = 0;
 	uint64_t watchdog_ms = WATCHDOG_MS + (uint64_t)cfg->amqp_connect_timeout * 16 * 1000;
 
+	/* The master owns the settings from here on (a reload replaces them). */
+	m.cfg = malloc(sizeof(*m.cfg));
+	if (m.cfg == NULL) {
+		log_error("out of memory");
+		return 1;
+	}
+	*m.cfg = *cfg;
+	m.route = *route;
+	m.path = path;
+	m.generation = 1;
+	m.started_s = (uint64_t)time(NULL);
 	log_set_role("master");
-	if (install_signals() < 0 || pipe2(lifeline, O_CLOEXEC) < 0) {
+	if (install_signals() < 0 || pipe2(m.lifeline, O_CLOEXEC) < 0) {
 		log_error("pipe: %s", strerror(errno));
+		free(m.cfg);
 		return 1;
 	}
-	shm = stats_create((uint32_t)n);
-	kids = calloc((size_t)n, sizeof(*kids));
-	if (shm == NULL || kids == NULL) {
+	m.shm = stats_create((uint32_t)n);
+	if (m.shm == NULL) {
 		log_error("cannot create the stats segment: %s", strerror(errno));
+		free(m.cfg);
 		return 1;
 	}
-	http = http_start(cfg->metrics_listen, shm);
-	if (http == NULL)
+	m.http = http_start(cfg->metrics_listen, m.shm, status_fn, &m);
+	if (m.http == NULL) {
+		free(m.cfg);
 		return 1;
-	log_info("starting %d workers: queue %s -> topic %s", n, route->queue, route->topic);
-	for (int i = 0; i < n; i++)
-		spawn(cfg, route, shm, &kids[i], i, lifeline);
+	}
+	if (strcmp(cfg->control_socket, "none") != 0) {
+		m.ctl = control_open(cfg->control_socket, on_control, &m);
+		if (m.ctl == NULL)
+			log_error("control: no control socket: event-relayctl cannot reach this "
+			    "daemon (SIGHUP still reloads)");
+	}
+	log_info("starting %d workers: queue %s -> topic %s", n, m.route.queue, m.route.topic);
+	for (int w = 0; w < n; w++)
+		spawn(&m, 2 * w);
 
 	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = self_pipe[0], .events = POLLIN },
-			{ .fd = http_fd(http), .events = POLLIN },
-		};
-		int timeout = http_timeout_ms(http);
+		struct pollfd pfd[2 + 17];
+		int timeout = http_timeout_ms(m.http), nctl;
 		uint64_t now;
 
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+		pfd[0] = (struct pollfd){ .fd = self_pipe[0], .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = http_fd(m.http), .events = POLLIN };
+		nctl = control_pollfds(m.ctl, pfd + 2, 17);
+		if (m.rl.on && timeout > 100)
+			timeout = 100;	/* a new worker's readiness is polled */
+		if (poll(pfd, (nfds_t)(2 + nctl), timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
@@ -243,69 +797,64 @@ master_run(const struct er_config *cfg, const struct route *route)
 				;
 		}
 		now = mono_ms();
-		if (sig_stop && !stopping) {
-			sig_stop = 0;
-			stopping = 1;
-			stop_deadline = now + (uint64_t)cfg->stop_timeout * 1000;
-			log_info("stopping %d workers (stop_timeout %lds)", live_children(kids, n),
-			    cfg->stop_timeout);
-			for (int i = 0; i < n; i++)
-				if (kids[i].pid > 0)
-					kill(kids[i].pid, SIGTERM);
-		}
-		if (sig_hup) {
-			sig_hup = 0;
-			log_warn("SIGHUP: reloading is not supported; restart the service to apply changes");
-		}
 		if (sig_chld) {
 			sig_chld = 0;
-			reap(shm, kids, n, stopping);
+			reap(&m);
 		}
-		if (stopping) {
-			if (live_children(kids, n) == 0)
+		control_handle(m.ctl, pfd + 2, nctl, now);
+		if (sig_stop && !m.stopping) {
+			sig_stop = 0;
+			begin_stop(&m, now);
+		}
+		if (sig_hup && !m.stopping) {
+			sig_hup = 0;
+			if (m.rl.on) {
+				log_warn("SIGHUP: a reload is in progress; ignored");
+			} else {
+				log_info("SIGHUP: reloading");
+				if (reload_start(&m) == 0)
+					reload_step(&m, now);
+			}
+		}
+		if (m.stopping) {
+			if (live(&m) == 0)
 				break;
-			if (now >= stop_deadline) {
-				for (int i = 0; i < n; i++) {
-					if (kids[i].pid > 0) {
+			if (now >= m.stop_deadline) {
+				for (int p = 0; p < NSLOTS; p++) {
+					if (m.procs[p].pid > 0) {
 						log_warn("worker %d (pid %ld) did not stop in time: killing it",
-						    i, (long)kids[i].pid);
-						kill(kids[i].pid, SIGKILL);
+						    p / 2, (long)m.procs[p].pid);
+						kill(m.procs[p].pid, SIGKILL);
 					}
 				}
-				while (live_children(kids, n) > 0) {
+				while (live(&m) > 0) {
 					int status;
 					pid_t pid = waitpid(-1, &status, 0);
 
 					if (pid < 0)
 						break;
-					child_died(shm, kids, n, pid, status, 1);
+					child_died(&m, pid, status);
 				}
 				break;
 			}
 		} else {
-			for (int i = 0; i < n; i++) {
-				struct child *ch = &kids[i];
-				uint64_t hb;
-
-				if (ch->pid == 0 && now >= ch->restart_at_ms) {
-					spawn(cfg, route, shm, ch, i, lifeline);
-					continue;
-				}
-				hb = __atomic_load_n(&shm->slot[i].heartbeat_ms, __ATOMIC_RELAXED);
-				if (ch->pid > 0 && now > hb + watchdog_ms) {
-					log_error("worker %d (pid %ld) sent no heartbeat for %llu s: killing it",
-					    i, (long)ch->pid, (unsigned long long)(now - hb) / 1000);
-					kill(ch->pid, SIGKILL);
-				}
-			}
+			reload_step(&m, now);
+			supervise(&m, now, watchdog_ms);
 		}
-		http_run(http);
+		http_run(m.http);
 	}
 	/* One last reap: a worker may have died since the loop's last one. */
-	reap(shm, kids, n, 1);
-	http_stop(http);
+	reap(&m);
+	control_close(m.ctl);
+	http_stop(m.http);
 	log_info("stopped");
-	free(kids);
-	stats_destroy(shm);
+	*route = m.route;
+	free(m.last_errors);
+	free(m.last_needs_restart);
+	free(m.rl.changed);
+	stats_destroy(m.shm);
+	/* Back to main(), which frees them: the ones in force now. */
+	*cfg = *m.cfg;
+	free(m.cfg);
 	return 0;
 }

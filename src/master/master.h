@@ -1,7 +1,8 @@
 /*
  * master: the supervisor. Creates the stats segment, forks the workers,
- * restarts crashed ones with backoff, serves HTTP and stops everything
- * gracefully on TERM/INT.
+ * restarts crashed ones with backoff, serves HTTP and the control
+ * socket, reloads on HUP (or `reload`) by replacing the workers one at a
+ * time, and stops everything gracefully on TERM/INT.
  */
 #ifndef ER_MASTER_H
 #define ER_MASTER_H
@@ -9,7 +10,13 @@
 struct er_config;
 struct route;
 
-/* Runs until stopped; returns the exit status (0 after a graceful stop). */
-int master_run(const struct er_config *cfg, const struct route *route);
+/*
+ * Runs until stopped; returns the exit status (0 after a graceful stop).
+ * `path` is the configuration file a reload reads again (NULL: none, the
+ * defaults and the environment). On return *cfg and *route hold the
+ * settings in force then (a reload may have replaced them), for the
+ * caller to free.
+ */
+int master_run(struct er_config *cfg, struct route *route, const char *path);
 
 #endif

@@ -233,7 +233,7 @@ breaker_changed(struct worker *w, const char *why)
 		log_info("Kafka circuit breaker closed (%s)", why);
 		break;
 	}
-	amqp_source_pause(w->amqp, st == BREAKER_OPEN);
+	amqp_source_pause(w->amqp, st == BREAKER_OPEN || w->op_paused);
 }
 
 /* A Kafka failure that says nothing about the record itself. */

@@ -62,6 +62,7 @@ struct worker {
 	uint64_t now_us;	/* CLOCK_MONOTONIC, read once per loop step */
 	uint64_t rng;
 	int stopping;
+	int op_paused;		/* event-relayctl pause: the slot's pause_req */
 	uint64_t stop_deadline_ms;
 };
 

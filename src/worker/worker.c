@@ -80,9 +80,19 @@ update_state(struct worker *w)
 	uint32_t state = w->stopping ? WS_STOPPING : all_up ? WS_RUNNING :
 	    (ws->state == WS_STARTING ? WS_STARTING : WS_DEGRADED);
 
+	int pause = (int)__atomic_load_n(&ws->pause_req, __ATOMIC_RELAXED);
+
 	if (state != ws->state) {
 		log_info("state %s -> %s", worker_state_names[ws->state], worker_state_names[state]);
 		__atomic_store_n(&ws->state, state, __ATOMIC_RELAXED);
+	}
+	/* Paused by the operator: no new deliveries, what is held finishes. */
+	if (pause != w->op_paused) {
+		w->op_paused = pause;
+		log_info(pause ? "paused: consumer cancelled, in-flight work finishes" :
+		    "resumed: consuming again");
+		stat_set(&ws->gauges.paused, pause);
+		amqp_source_pause(w->amqp, pause || w->breaker.state == BREAKER_OPEN);
 	}
 	__atomic_store_n(&ws->heartbeat_ms, w->now_ms, __ATOMIC_RELAXED);
 }

@@ -5,7 +5,8 @@
 #   relay_test_start             servers + 20,000 events pre-loaded
 #   start_relay [VAR=VALUE...]   run event-relayd -f with the seed env
 #                                variables pointing at the private servers;
-#                                waits for /ready; sets RELAY_PID, METRICS_URL
+#                                waits for /ready; sets RELAY_PID, METRICS_URL,
+#                                CONTROL_SOCKET
 #   spawn_relay [VAR=VALUE...]   the same without waiting for /ready
 #   metric SERIES                print the value of one /metrics series
 #   wait_metric SERIES OP VALUE [DEADLINE_S]
@@ -47,11 +48,13 @@ spawn_relay() {
 	[[ -f $HARNESS_TMP/relay.conf ]] || : >"$HARNESS_TMP/relay.conf"
 	port=$(free_port)
 	METRICS_URL=http://127.0.0.1:$port
+	CONTROL_SOCKET=$HARNESS_TMP/control-$port
 	# shellcheck disable=SC2030,SC2031
 	(
 		export RABBITMQ_URL=$AMQP_URL RABBITMQ_QUEUE=$RELAY_QUEUE \
 			KAFKA_BROKERS=$KAFKA_BROKERS KAFKA_TOPIC=$RELAY_TOPIC \
 			REDIS_ADDR=$REDIS_ADDR METRICS_LISTEN=127.0.0.1:$port \
+			CONTROL_SOCKET=$HARNESS_TMP/control-$port \
 			WORKER_COUNT=${WORKER_COUNT:-2}
 		for kv in "$@"; do
 			export "${kv?}"
@@ -149,14 +152,26 @@ fault_hold() {
 }
 
 # wait_progress DEADLINE_S: wait until event_relay_acked_total moves,
-# and print how many ms that took (a fault test's recovery time).
+# and print how many ms that took (a fault test's recovery time). A
+# relay that finished the whole queue while the fault was still in place
+# has nothing left to move: that counts as recovered at once (0 ms).
 wait_progress() {
 	local before t0
 	before=$(metric event_relay_acked_total || echo 0)
 	t0=$(_h_now_ms)
-	wait_for --deadline "${1:-120}" _metric_cmp event_relay_acked_total '>' "$before" ||
+	if [[ $(queue_counts events) == "0 0" ]] && _metric_cmp event_relay_in_flight == 0; then
+		h_log "the queue was drained before the fault was removed: nothing left to recover"
+		echo 0
+		return 0
+	fi
+	wait_for --deadline "${1:-120}" _progress_or_done "$before" ||
 		h_fail "no progress within ${1:-120} s after the fault"
 	echo $(($(_h_now_ms) - t0))
+}
+
+_progress_or_done() {
+	_metric_cmp event_relay_acked_total '>' "$1" ||
+		{ [[ $(queue_counts events) == "0 0" ]] && _metric_cmp event_relay_in_flight == 0; }
 }
 
 # fault_finish NAME RECOVERY_MS [DLQ_MIN]: the end of a fault test: the

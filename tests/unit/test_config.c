@@ -535,6 +535,7 @@ static const struct {
 	{ "REDIS_ADDR", "redis:6380", "redis.address = \"redis:6380\";" },
 	{ "REDIS_PASSWORD", "hunter2", "redis.password = \"********\";" },
 	{ "REDIS_ON_FAILURE", "bypass", "redis.on_failure = \"bypass\";" },
+	{ "CONTROL_SOCKET", "/run/relay2/ctl", "control.socket = \"/run/relay2/ctl\";" },
 	{ "MAX_RETRIES", "10", "resilience.max_retries = 10;" },
 	{ "RETRY_INITIAL_DELAY_MS", "250", "resilience.retry_initial_delay_ms = 250;" },
 	{ "RETRY_MAX_DELAY_MS", "60000", "resilience.retry_max_delay_ms = 60000;" },

@@ -27,8 +27,8 @@ make_shm(void)
 	uint64_t k = 0;
 
 	cr_assert(shm != NULL, "stats_create(2): got NULL");
-	w0 = &shm->slot[0];
-	w1 = &shm->slot[1];
+	w0 = stats_active(shm, 0);
+	w1 = stats_active(shm, 1);
 	/* Counter k: worker 0 has 1000(k+1) retired and k+1 current, worker 1 10(k+1). */
 #define STAT_COUNTER(f, name, help) \
 	k++; \
@@ -204,7 +204,7 @@ is_gauge_line(const char *l)
 Test(stats_render, retire_keeps_totals_monotonic)
 {
 	struct stats_shm *shm = make_shm();
-	struct worker_slot *w0 = &shm->slot[0];
+	struct worker_slot *w0 = stats_active(shm, 0);
 	size_t alen, blen, clen;
 	char *a = render(shm, &alen), *b, *c;
 	const char *la, *lb;
@@ -278,7 +278,7 @@ Test(stats, create_is_zeroed)
 			cr_expect(0, "slot byte %zu: got %u, want 0", i, p[i]);
 			break;
 		}
-	cr_expect(shm->slot[2].state == WS_DOWN, "state: got %u, want down", shm->slot[2].state);
+	cr_expect(stats_active(shm, 2)->state == WS_DOWN, "state: got %u, want down", stats_active(shm, 2)->state);
 	stats_destroy(shm);
 	cr_expect(stats_create(0) == NULL, "stats_create(0): got a segment, want NULL");
 }

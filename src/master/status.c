@@ -1,0 +1,176 @@
+/*
+ * status: renders the master's report (see status.h) from the stats
+ * segment and what the master knows (generation, reloads, pause).
+ *
+ * Owns nothing. The one thing to know: it shows no secret; URLs and
+ * passwords never reach it, and it must stay that way.
+ */
+#include "autoconf.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "common/stats.h"
+#include "master/status.h"
+
+static uint64_t
+sum_val(const struct stats_shm *shm, uint32_t w, size_t off)
+{
+	uint64_t v = 0;
+
+	for (uint32_t h = 0; h < 2; h++) {
+		const struct worker_slot *s = &shm->slot[2 * w + h];
+
+		v += stat_get((const uint64_t *)((const char *)&s->cur + off)) +
+		    stat_get((const uint64_t *)((const char *)&s->retired + off));
+	}
+	return v;
+}
+
+#define SUM(shm, w, member) sum_val((shm), (w), offsetof(struct stats_values, member))
+
+static int64_t
+gauge(const struct worker_slot *s, size_t off)
+{
+	return __atomic_load_n((const int64_t *)((const char *)&s->gauges + off), __ATOMIC_RELAXED);
+}
+
+/* Lines of `text` as a JSON array of strings. */
+static void
+put_lines(FILE *out, const char *text)
+{
+	const char *p = text;
+	int first = 1;
+
+	fputc('[', out);
+	while (p != NULL && *p != '\0') {
+		size_t n = strcspn(p, "\n");
+		char line[512];
+
+		snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1), p);
+		if (n > 0) {
+			fputs(first ? "" : ",", out);
+			json_str(out, line);
+			first = 0;
+		}
+		p += n + (p[n] == '\n');
+	}
+	fputc(']', out);
+}
+
+/* The 99th percentile of worker w's latency histogram, in ms (upper bound). */
+static double
+p99_ms(const struct stats_shm *shm, uint32_t w)
+{
+	uint64_t count = SUM(shm, w, latency_count), cum = 0;
+
+	if (count == 0)
+		return 0;
+	for (size_t i = 0; i < STATS_LATENCY_BUCKETS; i++) {
+		cum += SUM(shm, w, latency_bucket[i]);
+		if (cum * 100 >= count * 99)
+			return (double)stats_latency_bounds_us[i] / 1000.0;
+	}
+	return (double)stats_latency_bounds_us[STATS_LATENCY_BUCKETS - 1] / 1000.0;
+}
+
+static void
+put_worker(FILE *out, const struct stats_shm *shm, uint32_t w, const struct status_info *si)
+{
+	const struct worker_slot *s = stats_active_c(shm, w);
+	const struct worker_slot *other = &shm->slot[2 * w + (s == &shm->slot[2 * w])];
+	uint32_t st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+	uint64_t hb = __atomic_load_n(&s->heartbeat_ms, __ATOMIC_RELAXED);
+	int32_t pid = __atomic_load_n(&s->pid, __ATOMIC_RELAXED);
+	int32_t old = __atomic_load_n(&other->pid, __ATOMIC_RELAXED);
+	const char *sep = "";
+
+	fprintf(out, "{\"slot\":%" PRIu32 ",\"pid\":%" PRId32 ",\"generation\":%" PRIu64
+	    ",\"config_generation\":%" PRIu64 ",\"state\":", w, pid,
+	    __atomic_load_n(&s->generation, __ATOMIC_RELAXED),
+	    __atomic_load_n(&s->config_generation, __ATOMIC_RELAXED));
+	json_str(out, st < WS_STATE_COUNT ? worker_state_names[st] : "?");
+	fprintf(out, ",\"since\":%" PRIu64 ",\"heartbeat_age_ms\":%" PRIu64,
+	    __atomic_load_n(&s->started_s, __ATOMIC_RELAXED),
+	    pid > 0 && si->now_ms > hb ? si->now_ms - hb : 0);
+	fprintf(out, ",\"restarts\":%" PRIu64,
+	    stat_get(&shm->slot[2 * w].restarts) + stat_get(&shm->slot[2 * w + 1].restarts));
+	fprintf(out, ",\"draining_pid\":%" PRId32, old > 0 ? old : 0);
+	fprintf(out, ",\"ready\":%s", stats_slot_ready(s) ? "true" : "false");
+	fprintf(out, ",\"breaker\":\"%s\"",
+	    gauge(s, offsetof(struct stats_gauges, breaker_open)) ? "open" :
+	    gauge(s, offsetof(struct stats_gauges, breaker_half_open)) ? "half-open" : "closed");
+	fprintf(out, ",\"paused\":%s",
+	    gauge(s, offsetof(struct stats_gauges, paused)) ? "true" : "false");
+	fprintf(out, ",\"latency_p99_ms\":%g", p99_ms(shm, w));
+	fputs(",\"not_ready_because\":[", out);
+	for (int k = 0; k < REASON_COUNT; k++) {
+		char why[sizeof(s->reason[k].text)];
+
+		if (stats_reason_get(&s->reason[k], why, sizeof(why)) > 0) {
+			fputs(sep, out);
+			json_str(out, why);
+			sep = ",";
+		}
+	}
+	fputs("],\"gauges\":{", out);
+	sep = "";
+#define STAT_GAUGE(f, name, help) \
+	fprintf(out, "%s\"%s\":%" PRId64, sep, name, gauge(s, offsetof(struct stats_gauges, f))); \
+	sep = ",";
+#include "common/stats.def"
+#undef STAT_GAUGE
+	fputs("},\"counters\":{", out);
+	sep = "";
+#define STAT_COUNTER(f, name, help) \
+	fprintf(out, "%s\"%s\":%" PRIu64, sep, name, SUM(shm, w, f)); \
+	sep = ",";
+#include "common/stats.def"
+#undef STAT_COUNTER
+	fputs("},\"dead_lettered\":{", out);
+	sep = "";
+	for (size_t r = DLQ_NONE + 1; r < DLQ_REASON_COUNT; r++) {
+		fprintf(out, "%s\"%s\":%" PRIu64, sep, dlq_reason_name((enum dlq_reason)r),
+		    SUM(shm, w, dead_lettered[r]));
+		sep = ",";
+	}
+	fputs("}}", out);
+}
+
+void
+status_render(FILE *out, const struct stats_shm *shm, const struct status_info *si)
+{
+	fputs("{\"version\":", out);
+	json_str(out, si->version);
+	fputs(",\"config_file\":", out);
+	json_str(out, si->config_path);
+	fprintf(out, ",\"generation\":%" PRIu64 ",\"started\":%" PRIu64 ",\"uptime_s\":%" PRIu64,
+	    si->generation, si->started_s, si->now_s > si->started_s ? si->now_s - si->started_s : 0);
+	fprintf(out, ",\"paused\":%s,\"reloading\":%s,\"stopping\":%s", si->paused ? "true" : "false",
+	    si->reloading ? "true" : "false", si->stopping ? "true" : "false");
+	fputs(",\"last_reload\":", out);
+	if (si->reload_at_s == 0) {
+		fputs("null", out);
+	} else {
+		fprintf(out, "{\"time\":%" PRIu64 ",\"ok\":%s,\"errors\":", si->reload_at_s,
+		    si->reload_ok ? "true" : "false");
+		put_lines(out, si->reload_errors);
+		fputs(",\"needs_restart\":", out);
+		put_lines(out, si->reload_needs_restart);
+		fputc('}', out);
+	}
+	fputs(",\"routes\":[{\"name\":\"default\",\"queue\":", out);
+	json_str(out, si->queue);
+	fputs(",\"topic\":", out);
+	json_str(out, si->topic);
+	fprintf(out, "}],\"workers_configured\":%" PRIu32 ",\"workers\":[", shm->nworkers);
+	for (uint32_t w = 0; w < shm->nworkers; w++) {
+		if (w > 0)
+			fputc(',', out);
+		put_worker(out, shm, w, si);
+	}
+	fputs("]}\n", out);
+}
