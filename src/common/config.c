@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/config_source.h"
@@ -624,4 +625,14 @@ config_settings(const struct setting_doc **docs)
 {
 	*docs = setting_docs;
 	return sizeof(setting_docs) / sizeof(setting_docs[0]);
+}
+
+const char *
+config_path(const char *given)
+{
+	if (given != NULL)
+		return given;
+	if (access(CONFIG_DEFAULT_PATH, F_OK) != 0 && errno == ENOENT)
+		return NULL;
+	return CONFIG_DEFAULT_PATH;
 }

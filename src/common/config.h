@@ -32,6 +32,19 @@ struct er_config {
 	char *config_file;	/* as given with -c */
 };
 
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/event-relay/event-relay.conf"
+
+/*
+ * The file to read: `given` (-c), else the default file; NULL when no
+ * file was given and the default does not exist (the replaced service
+ * ran on its environment alone: then the defaults and the environment
+ * are the configuration).
+ */
+const char *config_path(const char *given);
+
 /* Environment lookup, getenv(3) by default; tests pass their own. */
 typedef const char *(*config_getenv_fn)(const char *name);
 

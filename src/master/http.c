@@ -129,15 +129,18 @@ serve_status(struct http *h, struct MHD_Connection *c)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
+	const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+	int text = fmt != NULL && strcmp(fmt, "text") == 0;
 
 	if (f == NULL)
 		return reply_text(c, 500, "out of memory\n");
-	h->status(h->status_arg, f);
+	h->status(h->status_arg, f, text);
 	if (fclose(f) != 0) {
 		free(buf);
 		return reply_text(c, 500, "out of memory\n");
 	}
-	return reply(c, 200, "application/json", buf, len, MHD_RESPMEM_MUST_FREE);
+	return reply(c, 200, text ? "text/plain; charset=utf-8" : "application/json", buf, len,
+	    MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result

@@ -12,8 +12,8 @@
 struct stats_shm;
 struct http;
 
-/* Writes the body of /status (JSON). */
-typedef void (*http_status_fn)(void *arg, FILE *out);
+/* Writes the body of /status: JSON, or a table for people when `text`. */
+typedef void (*http_status_fn)(void *arg, FILE *out, int text);
 
 /* Listens on "host:port"; NULL after logging why. */
 struct http *http_start(const char *listen, const struct stats_shm *shm, http_status_fn status,

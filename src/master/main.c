@@ -23,10 +23,7 @@
 #include "master/module_load.h"
 #include "worker/module.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
-#define DEFAULT_CONFIG SYSCONFDIR "/event-relay/event-relay.conf"
+#define DEFAULT_CONFIG CONFIG_DEFAULT_PATH
 
 static void
 usage(FILE *out)
@@ -177,8 +174,8 @@ main(int argc, char **argv)
 	 * no default file, so do we. A file named with -c must exist.
 	 */
 	if (path == NULL) {
+		no_file = config_path(NULL) == NULL;
 		path = DEFAULT_CONFIG;
-		no_file = access(path, F_OK) != 0 && errno == ENOENT;
 	}
 	label = no_file ? "built-in defaults and environment" : path;
 	memset(&cfg, 0, sizeof(cfg));

@@ -94,6 +94,10 @@ struct master {
 	int last_reload_ok;
 	char *last_errors;
 	char *last_needs_restart;
+	/* msgs/s per worker: consumed at the last sample */
+	uint64_t rate_ms;
+	uint64_t rate_consumed[STATS_MAX_WORKERS];
+	double rate[STATS_MAX_WORKERS];
 };
 
 static volatile sig_atomic_t sig_stop, sig_chld, sig_hup;
@@ -586,8 +590,33 @@ reload_step(struct master *m, uint64_t now)
 
 /* ----------------------------------------------------------- control */
 
+static uint64_t
+consumed(const struct master *m, uint32_t w)
+{
+	const struct worker_slot *a = &m->shm->slot[2 * w], *b = &m->shm->slot[2 * w + 1];
+
+	return stat_get(&a->cur.consumed) + stat_get(&a->retired.consumed) +
+	    stat_get(&b->cur.consumed) + stat_get(&b->retired.consumed);
+}
+
+/* About once a second: each worker's msgs/s since the last sample. */
 static void
-status_fn(void *arg, FILE *out)
+sample_rates(struct master *m, uint64_t now)
+{
+	if (now - m->rate_ms < 1000)
+		return;
+	for (uint32_t w = 0; w < m->shm->nused && w < STATS_MAX_WORKERS; w++) {
+		uint64_t c = consumed(m, w);
+
+		m->rate[w] = m->rate_ms == 0 ? 0 :
+		    (double)(c - m->rate_consumed[w]) * 1000.0 / (double)(now - m->rate_ms);
+		m->rate_consumed[w] = c;
+	}
+	m->rate_ms = now;
+}
+
+static void
+status_fn(void *arg, FILE *out, int text)
 {
 	struct master *m = arg;
 	struct status_info si = {
@@ -606,9 +635,13 @@ status_fn(void *arg, FILE *out)
 		.reload_ok = m->last_reload_ok,
 		.reload_errors = m->last_errors,
 		.reload_needs_restart = m->last_needs_restart,
+		.msgs_per_s = m->rate,
 	};
 
-	status_render(out, m->shm, &si);
+	if (text)
+		status_render_text(out, m->shm, &si);
+	else
+		status_render(out, m->shm, &si);
 }
 
 static void
@@ -634,9 +667,12 @@ on_control(void *arg, struct control_client *cl, enum control_cmd cmd, const cha
 		f = open_memstream(&buf, &len);
 		if (f == NULL)
 			break;
-		status_fn(m, f);
+		status_fn(m, f, strcmp(args, "text") == 0);
 		if (fclose(f) == 0) {
-			buf[strcspn(buf, "\n")] = '\0';
+			if (strcmp(args, "text") != 0)
+				buf[strcspn(buf, "\n")] = '\0';
+			else if (len > 0 && buf[len - 1] == '\n')
+				buf[len - 1] = '\0';
 			answer(cl, buf);
 		}
 		free(buf);
@@ -840,6 +876,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 		} else {
 			reload_step(&m, now);
 			supervise(&m, now, watchdog_ms);
+			sample_rates(&m, now);
 		}
 		http_run(m.http);
 	}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/json.h"
 #include "common/stats.h"
@@ -106,6 +107,7 @@ put_worker(FILE *out, const struct stats_shm *shm, uint32_t w, const struct stat
 	fprintf(out, ",\"paused\":%s",
 	    gauge(s, offsetof(struct stats_gauges, paused)) ? "true" : "false");
 	fprintf(out, ",\"latency_p99_ms\":%g", p99_ms(shm, w));
+	fprintf(out, ",\"msgs_per_s\":%.1f", si->msgs_per_s != NULL ? si->msgs_per_s[w] : 0.0);
 	fputs(",\"not_ready_because\":[", out);
 	for (int k = 0; k < REASON_COUNT; k++) {
 		char why[sizeof(s->reason[k].text)];
@@ -173,4 +175,97 @@ status_render(FILE *out, const struct stats_shm *shm, const struct status_info *
 		put_worker(out, shm, w, si);
 	}
 	fputs("]}\n", out);
+}
+
+static void
+put_duration(FILE *out, uint64_t s)
+{
+	if (s >= 86400)
+		fprintf(out, "%" PRIu64 "d", s / 86400);
+	if (s >= 3600)
+		fprintf(out, "%" PRIu64 "h", s / 3600 % 24);
+	if (s >= 60)
+		fprintf(out, "%" PRIu64 "m", s / 60 % 60);
+	fprintf(out, "%" PRIu64 "s", s % 60);
+}
+
+static void
+put_time(FILE *out, uint64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[32];
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fputs(buf, out);
+}
+
+/* The lines of text, joined with ", ". */
+static void
+put_joined(FILE *out, const char *text)
+{
+	const char *sep = "";
+
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		size_t n = strcspn(p, "\n");
+
+		if (n > 0) {
+			fprintf(out, "%s%.*s", sep, (int)n, p);
+			sep = "; ";
+		}
+		p += n + (p[n] == '\n');
+	}
+}
+
+void
+status_render_text(FILE *out, const struct stats_shm *shm, const struct status_info *si)
+{
+	fprintf(out, "event-relayd %s, configuration generation %" PRIu64 ", up ", si->version,
+	    si->generation);
+	put_duration(out, si->now_s > si->started_s ? si->now_s - si->started_s : 0);
+	fprintf(out, ", %s%s%s\n", si->config_path != NULL ? si->config_path :
+	    "no configuration file (defaults and environment)", si->paused ? ", PAUSED" : "",
+	    si->reloading ? ", RELOADING" : si->stopping ? ", STOPPING" : "");
+	fprintf(out, "route default: queue %s -> topic %s\n", si->queue, si->topic);
+	if (si->reload_at_s != 0) {
+		fputs("last reload: ", out);
+		put_time(out, si->reload_at_s);
+		fputs(si->reload_ok ? " ok" : " FAILED: ", out);
+		if (!si->reload_ok)
+			put_joined(out, si->reload_errors);
+		if (si->reload_needs_restart != NULL && si->reload_needs_restart[0] != '\0') {
+			fputs("; needs a restart: ", out);
+			put_joined(out, si->reload_needs_restart);
+		}
+		fputc('\n', out);
+	}
+	fprintf(out, "%-6s %-8s %-4s %-9s %-5s %8s %9s %10s %10s %8s %6s %7s %-9s %s\n", "WORKER",
+	    "PID", "GEN", "STATE", "READY", "MSGS/S", "IN-FLIGHT", "CONSUMED", "PUBLISHED", "DUPS",
+	    "DLQ", "P99MS", "BREAKER", "PAUSED");
+	for (uint32_t w = 0; w < shm->nworkers; w++) {
+		const struct worker_slot *s = stats_active_c(shm, w);
+		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+		uint64_t dlq = 0;
+
+		for (size_t r = DLQ_NONE + 1; r < DLQ_REASON_COUNT; r++)
+			dlq += SUM(shm, w, dead_lettered[r]);
+		fprintf(out, "%-6" PRIu32 " %-8" PRId32 " %-4" PRIu64 " %-9s %-5s %8.0f %9" PRId64
+		    " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %6" PRIu64 " %7g %-9s %s\n", w,
+		    __atomic_load_n(&s->pid, __ATOMIC_RELAXED),
+		    __atomic_load_n(&s->config_generation, __ATOMIC_RELAXED),
+		    st < WS_STATE_COUNT ? worker_state_names[st] : "?", stats_slot_ready(s) ? "yes" : "no",
+		    si->msgs_per_s != NULL ? si->msgs_per_s[w] : 0.0,
+		    gauge(s, offsetof(struct stats_gauges, in_flight)), SUM(shm, w, consumed),
+		    SUM(shm, w, published), SUM(shm, w, duplicates), dlq, p99_ms(shm, w),
+		    gauge(s, offsetof(struct stats_gauges, breaker_open)) ? "open" :
+		    gauge(s, offsetof(struct stats_gauges, breaker_half_open)) ? "half-open" : "closed",
+		    gauge(s, offsetof(struct stats_gauges, paused)) ? "yes" : "no");
+		for (int k = 0; k < REASON_COUNT; k++) {
+			char why[sizeof(s->reason[k].text)];
+
+			if (stats_reason_get(&s->reason[k], why, sizeof(why)) > 0)
+				fprintf(out, "       not ready: %s\n", why);
+		}
+	}
 }

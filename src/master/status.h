@@ -25,8 +25,11 @@ struct status_info {
 	int reload_ok;
 	const char *reload_errors;	/* one error a line, or NULL */
 	const char *reload_needs_restart;	/* settings, one a line, or NULL */
+	const double *msgs_per_s;	/* per worker, over the last second or so; may be NULL */
 };
 
 void status_render(FILE *out, const struct stats_shm *shm, const struct status_info *si);
+/* The same as a table for people (event-relayctl status and top). */
+void status_render_text(FILE *out, const struct stats_shm *shm, const struct status_info *si);
 
 #endif

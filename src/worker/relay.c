@@ -679,14 +679,6 @@ relay_run_timers(struct worker *w)
 			slot_free(w, s);
 			continue;
 		}
-		if (w->stopping && s->state == SLOT_CLAIM_WAIT) {
-			/*
-			 * Stopping: a copy waiting for another consumer is
-			 * left unacked for the broker to redeliver (and its
-			 * slot to the pool's teardown), not rechecked.
-			 */
-			continue;
-		}
 		if (s->due_ms > w->now_ms) {
 			slot_queue_push(&w->timers, s);
 			continue;

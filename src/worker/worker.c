@@ -108,6 +108,18 @@ busy(const struct worker *w)
 		return 1;
 	for (size_t i = 0; i < w->pool.n; i++) {
 		switch (w->pool.all[i]->state) {
+		case SLOT_CLAIM_WAIT:
+			/*
+			 * A copy whose event another consumer is relaying is
+			 * rechecked until that one is done, then acked as a
+			 * duplicate. Left unacked, its redelivery would take
+			 * over the live claim (a redelivery treats a claim
+			 * held elsewhere as lost) and the event would reach
+			 * Kafka twice: every reload stops workers this way.
+			 */
+			if (!w->pool.all[i]->stale)
+				return 1;
+			break;
 		case SLOT_CLAIMING:
 		case SLOT_PRODUCING:
 		case SLOT_DEADLETTER:
