@@ -745,8 +745,11 @@ begin_stop(struct master *m, uint64_t now)
 }
 
 static void
-supervise(struct master *m, uint64_t now, uint64_t watchdog_ms)
+supervise(struct master *m, uint64_t now)
 {
+	uint64_t watchdog_ms = m->cfg->watchdog > 0 ? (uint64_t)m->cfg->watchdog * 1000 :
+	    WATCHDOG_MS + (uint64_t)m->cfg->amqp_connect_timeout * 16 * 1000;
+
 	for (uint32_t w = 0; w < m->shm->nused; w++) {
 		for (int h = 0; h < 2; h++) {
 			int p = (int)(2 * w) + h;
@@ -772,7 +775,6 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 {
 	static struct master m;
 	int n = (int)cfg->workers;
-	uint64_t watchdog_ms = WATCHDOG_MS + (uint64_t)cfg->amqp_connect_timeout * 16 * 1000;
 
 	/* The master owns the settings from here on (a reload replaces them). */
 	m.cfg = malloc(sizeof(*m.cfg));
@@ -875,7 +877,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 			}
 		} else {
 			reload_step(&m, now);
-			supervise(&m, now, watchdog_ms);
+			supervise(&m, now);
 			sample_rates(&m, now);
 		}
 		http_run(m.http);

@@ -190,6 +190,13 @@ setup(struct worker *w)
 	    &w->ws->reason[REASON_AMQP]);
 	if (w->kafka == NULL || w->redis == NULL || w->amqp == NULL)
 		return -1;
+	/* Started while the daemon is paused (a reload, a restart): connect, do not consume. */
+	if (__atomic_load_n(&w->ws->pause_req, __ATOMIC_RELAXED)) {
+		w->op_paused = 1;
+		stat_set(&w->ws->gauges.paused, 1);
+		amqp_source_pause(w->amqp, 1);
+		log_info("paused: connecting without consuming");
+	}
 	return 0;
 }
 
