@@ -284,6 +284,25 @@ reasons(void)
 #undef DLQ_REASON
 }
 
+/* The control socket's commands (control.def), for event-relayctl(8). */
+static void
+commands(void)
+{
+	char name[128];
+
+#define CONTROL_CMD(cname, id, changes, args, help) \
+	snprintf(name, sizeof(name), "%s%s%s", cname, \
+	    strcmp(cname, "reload") == 0 ? " [--wait]" : strcmp(cname, "status") == 0 ? \
+	    " [--json]" : "", ""); \
+	tag(name); \
+	text(help); \
+	if (changes) \
+		text("Changes the daemon: needs the control socket (root or the daemon's group).");
+#include "common/control.def"
+#undef CONTROL_CMD
+	(void)name;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,8 +314,10 @@ main(int argc, char **argv)
 		metrics();
 	} else if (argc == 2 && strcmp(argv[1], "reasons") == 0) {
 		reasons();
+	} else if (argc == 2 && strcmp(argv[1], "commands") == 0) {
+		commands();
 	} else {
-		fputs("usage: gen-docs settings|env|metrics|reasons\n", stderr);
+		fputs("usage: gen-docs settings|env|metrics|reasons|commands\n", stderr);
 		return 1;
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
