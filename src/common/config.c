@@ -35,6 +35,7 @@ enum setting_type {
 	ST_LEVEL,
 	ST_LIST,
 	ST_CHOICE,
+	ST_LOGTARGET,
 };
 
 struct setting {
@@ -171,6 +172,7 @@ store(struct er_config *cfg, const struct setting *st, union value *v)
 	case ST_ADDR:
 	case ST_URL:
 	case ST_CHOICE:
+	case ST_LOGTARGET:
 		free(*(char **)p);
 		*(char **)p = v->s;
 		break;
@@ -202,7 +204,8 @@ strlist_push(struct er_strlist *l, const char *s, size_t len)
 }
 
 /*
- * The one validator of string-typed values (STR, ADDR, URL, LEVEL, CHOICE),
+ * The one validator of string-typed values (STR, ADDR, URL, LEVEL, CHOICE,
+ * LOGTARGET),
  * from a file or as text. Fills `out` on success.
  */
 static int
@@ -240,6 +243,15 @@ parse_string(const struct setting *st, const char *s, union value *out, char *ms
 			return -1;
 		}
 		break;
+	case ST_LOGTARGET: {
+		enum log_target t;
+
+		if (log_target_parse(s, LOG_TO_STDERR, &t) != 0) {
+			snprintf(msg, msgsz, "must be stderr, syslog or an absolute path");
+			return -1;
+		}
+		break;
+	}
 	case ST_INT:
 	case ST_BOOL:
 	case ST_LIST:
@@ -302,6 +314,7 @@ parse_text(const struct setting *st, const char *s, union value *out, char *msg,
 	case ST_URL:
 	case ST_LEVEL:
 	case ST_CHOICE:
+	case ST_LOGTARGET:
 		break;
 	}
 	return parse_string(st, s, out, msg, msgsz);
@@ -371,6 +384,7 @@ parse_setting(const struct setting *st, const config_setting_t *cs, union value 
 	case ST_URL:
 	case ST_LEVEL:
 	case ST_CHOICE:
+	case ST_LOGTARGET:
 		if (type != CONFIG_TYPE_STRING) {
 			snprintf(msg, msgsz, "expected a string");
 			return -1;
@@ -610,7 +624,8 @@ config_free(struct er_config *cfg)
 		if (settings[i].type == ST_LIST) {
 			strlist_free(p);
 		} else if (settings[i].type == ST_STR || settings[i].type == ST_ADDR ||
-		    settings[i].type == ST_URL || settings[i].type == ST_CHOICE) {
+		    settings[i].type == ST_URL || settings[i].type == ST_CHOICE ||
+		    settings[i].type == ST_LOGTARGET) {
 			free(*(char **)p);
 			*(char **)p = NULL;
 		}
