@@ -7,7 +7,8 @@
  * and the slot restarts after a backoff that grows while the worker
  * keeps dying young. A worker whose heartbeat in shared memory stops is
  * killed (watchdog). Workers see the master's death as EOF on the
- * lifeline pipe, whose write end only the master holds.
+ * lifeline pipe, whose write end only the master holds. USR1 reopens
+ * the log file here, then in each worker (the signal is passed on).
  */
 #include "autoconf.h"
 
@@ -44,7 +45,7 @@ struct child {
 	unsigned crashes;	/* consecutive early deaths */
 };
 
-static volatile sig_atomic_t sig_stop, sig_chld, sig_hup;
+static volatile sig_atomic_t sig_stop, sig_chld, sig_hup, sig_reopen;
 static int self_pipe[2] = {-1, -1};
 
 static void
@@ -60,6 +61,8 @@ on_signal(int sig)
 		sig_chld = 1;
 	else if (sig == SIGHUP)
 		sig_hup = 1;
+	else if (sig == SIGUSR1)
+		sig_reopen = 1;
 	w = write(self_pipe[1], &c, 1);
 	(void)w;
 	errno = saved;
@@ -80,10 +83,16 @@ install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
 	return 0;
+}
+
+void
+master_request_log_reopen(void)
+{
+	on_signal(SIGUSR1);
 }
 
 static void
@@ -91,12 +100,22 @@ spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *
     struct child *ch, int i, int lifeline[2])
 {
 	struct worker_slot *ws = &shm->slot[i];
+	sigset_t usr1, mask;
 	pid_t pid;
 
 	ws->generation++;
 	ws->state = WS_STARTING;
 	ws->started_s = (uint64_t)time(NULL);
+	/*
+	 * The worker starts with USR1 blocked and unblocks it once its own
+	 * handler is in place: a reopen passed on meanwhile waits for it.
+	 */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &mask);
 	pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (pid < 0) {
 		log_error("fork worker %d: %s", i, strerror(errno));
 		ch->restart_at_ms = mono_ms() + RESTART_MAX_MS;
@@ -107,7 +126,7 @@ spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *
 		const struct worker_module *m;
 		struct sigaction sa;
 		char err[512];
-		int lf;
+		int lf, keep;
 
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
@@ -115,9 +134,20 @@ spawn(const struct er_config *cfg, const struct route *route, struct stats_shm *
 		sigaction(SIGCHLD, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGHUP, &sa, NULL);
-		/* Keep stdio and the lifeline's read end; nothing else of the master. */
-		lf = dup2(lifeline[0], 3) < 0 ? lifeline[0] : 3;
-		close_range(4, ~0u, 0);
+		sigaction(SIGUSR1, &sa, NULL);
+		/*
+		 * Keep stdio, the lifeline's read end (at 3) and the log file
+		 * (at 4, if there is one); nothing else of the master. The
+		 * lifeline is copied above both first, out of the log's way.
+		 */
+		lf = fcntl(lifeline[0], F_DUPFD_CLOEXEC, 5);
+		keep = lf < 0 ? -1 : log_after_fork(4);
+		if (keep < 0 || dup2(lf, 3) < 0) {
+			log_error("worker %d: keeping descriptors: %s", i, strerror(errno));
+			exit(1);
+		}
+		lf = 3;
+		close_range(4 + (unsigned)keep, ~0u, 0);
 		if ((m = module_load(err, sizeof(err))) == NULL) {
 			log_error("worker %d: %s", i, err);
 			exit(1);
@@ -252,6 +282,13 @@ master_run(const struct er_config *cfg, const struct route *route)
 			for (int i = 0; i < n; i++)
 				if (kids[i].pid > 0)
 					kill(kids[i].pid, SIGTERM);
+		}
+		if (sig_reopen) {
+			sig_reopen = 0;
+			log_reopen();
+			for (int i = 0; i < n; i++)
+				if (kids[i].pid > 0)
+					kill(kids[i].pid, SIGUSR1);
 		}
 		if (sig_hup) {
 			sig_hup = 0;

@@ -1,6 +1,7 @@
 /*
  * master: the supervisor. Creates the stats segment, forks the workers,
- * restarts crashed ones with backoff, serves HTTP and stops everything
+ * restarts crashed ones with backoff, serves HTTP, reopens the log file
+ * on USR1 (and has each worker reopen it) and stops everything
  * gracefully on TERM/INT.
  */
 #ifndef ER_MASTER_H
@@ -11,5 +12,12 @@ struct route;
 
 /* Runs until stopped; returns the exit status (0 after a graceful stop). */
 int master_run(const struct er_config *cfg, const struct route *route);
+
+/*
+ * Has the master's loop reopen the log file and tell every worker to
+ * reopen it, as SIGUSR1 does (for the control socket's command).
+ * Async-signal-safe: it only sets the flag and wakes the loop.
+ */
+void master_request_log_reopen(void);
 
 #endif
