@@ -36,6 +36,7 @@ enum setting_type {
 	ST_LEVEL,
 	ST_LIST,
 	ST_CHOICE,
+	ST_LOGTARGET,
 };
 
 struct setting {
@@ -172,6 +173,7 @@ store(struct er_config *cfg, const struct setting *st, union value *v)
 	case ST_ADDR:
 	case ST_URL:
 	case ST_CHOICE:
+	case ST_LOGTARGET:
 		free(*(char **)p);
 		*(char **)p = v->s;
 		break;
@@ -203,7 +205,8 @@ strlist_push(struct er_strlist *l, const char *s, size_t len)
 }
 
 /*
- * The one validator of string-typed values (STR, ADDR, URL, LEVEL, CHOICE),
+ * The one validator of string-typed values (STR, ADDR, URL, LEVEL, CHOICE,
+ * LOGTARGET),
  * from a file or as text. Fills `out` on success.
  */
 static int
@@ -241,6 +244,15 @@ parse_string(const struct setting *st, const char *s, union value *out, char *ms
 			return -1;
 		}
 		break;
+	case ST_LOGTARGET: {
+		enum log_target t;
+
+		if (log_target_parse(s, LOG_TO_STDERR, &t) != 0) {
+			snprintf(msg, msgsz, "must be stderr, syslog or an absolute path");
+			return -1;
+		}
+		break;
+	}
 	case ST_INT:
 	case ST_BOOL:
 	case ST_LIST:
@@ -303,6 +315,7 @@ parse_text(const struct setting *st, const char *s, union value *out, char *msg,
 	case ST_URL:
 	case ST_LEVEL:
 	case ST_CHOICE:
+	case ST_LOGTARGET:
 		break;
 	}
 	return parse_string(st, s, out, msg, msgsz);
@@ -372,6 +385,7 @@ parse_setting(const struct setting *st, const config_setting_t *cs, union value 
 	case ST_URL:
 	case ST_LEVEL:
 	case ST_CHOICE:
+	case ST_LOGTARGET:
 		if (type != CONFIG_TYPE_STRING) {
 			snprintf(msg, msgsz, "expected a string");
 			return -1;
@@ -611,7 +625,8 @@ config_free(struct er_config *cfg)
 		if (settings[i].type == ST_LIST) {
 			strlist_free(p);
 		} else if (settings[i].type == ST_STR || settings[i].type == ST_ADDR ||
-		    settings[i].type == ST_URL || settings[i].type == ST_CHOICE) {
+		    settings[i].type == ST_URL || settings[i].type == ST_CHOICE ||
+		    settings[i].type == ST_LOGTARGET) {
 			free(*(char **)p);
 			*(char **)p = NULL;
 		}

@@ -26,6 +26,7 @@ struct er_config {
 #define SETTING_FIELD_LEVEL(f) enum log_level f;
 #define SETTING_FIELD_LIST(f)  struct er_strlist f;
 #define SETTING_FIELD_CHOICE(f) char *f;
+#define SETTING_FIELD_LOGTARGET(f) char *f;
 #define SETTING(path, field, type, def, min, max, env, help) SETTING_FIELD_##type(field)
 #include "common/settings.def"
 #undef SETTING

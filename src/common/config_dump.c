@@ -141,6 +141,12 @@ dump_CHOICE(FILE *out, const char *path, char *const *v)
 }
 
 static void
+dump_LOGTARGET(FILE *out, const char *path, char *const *v)
+{
+	dump_STR(out, path, v);
+}
+
+static void
 dump_URL(FILE *out, const char *path, char *const *v)
 {
 	fputc('"', out);

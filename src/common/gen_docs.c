@@ -124,6 +124,7 @@ put_type(const struct setting_doc *d)
 		{ "URL", "A string: amqp:// or amqps:// URLs, separated by commas." },
 		{ "LEVEL", "A string; warning is taken as warn." },
 		{ "LIST", "A list of strings." },
+		{ "LOGTARGET", "A string: stderr, syslog or an absolute path." },
 	};
 
 	if (strcmp(d->type, "INT") == 0) {

@@ -32,7 +32,7 @@ usage(FILE *out)
 	    "usage: event-relayd [-f] [-t] [-c file]\n"
 	    "       event-relayd -h | -V\n"
 	    "  -c file  configuration file (default %s)\n"
-	    "  -f       stay in the foreground and log to stderr\n"
+	    "  -f       stay in the foreground; log to stderr unless log.target is set\n"
 	    "  -t       check the configuration and exit (0 valid, 1 invalid)\n"
 	    "  -h       show this help\n"
 	    "  -V       show the version\n",
@@ -62,8 +62,9 @@ write_pid_file(const char *path)
 	return 0;
 }
 
+/* keep_stderr: the log goes there, so it is not pointed at /dev/null. */
 static int
-daemonize(void)
+daemonize(int keep_stderr)
 {
 	pid_t pid = fork();
 	int fd;
@@ -87,7 +88,8 @@ daemonize(void)
 		return -1;
 	dup2(fd, STDIN_FILENO);
 	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
+	if (!keep_stderr)
+		dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
 	return 0;
@@ -205,12 +207,18 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(cfg.log_level);
+	log_set_format(strcmp(cfg.log_format, "json") == 0 ? LOG_FMT_JSON : LOG_FMT_TEXT);
+	/* Before daemonizing, so that a log file that cannot be opened is said on stderr. */
+	if (log_start(cfg.log_target, foreground) < 0) {
+		route_free(&route);
+		config_free(&cfg);
+		return 1;
+	}
 	if (!foreground) {
-		if (daemonize() < 0) {
+		if (daemonize(log_to_stderr()) < 0) {
 			log_error("cannot become a daemon: %s", strerror(errno));
 			return 1;
 		}
-		log_open(LOG_TO_SYSLOG, cfg.log_level);
 		if (write_pid_file(cfg.pid_file) < 0)
 			return 1;
 	}

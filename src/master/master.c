@@ -9,7 +9,8 @@
  * and the slot restarts after a backoff that grows while the worker
  * keeps dying young. A worker whose heartbeat in shared memory stops is
  * killed (watchdog). Workers see the master's death as EOF on the
- * lifeline pipe, whose write end only the master holds.
+ * lifeline pipe, whose write end only the master holds. USR1 reopens
+ * the log file here, then in each worker (the signal is passed on).
  *
  * Each worker N has two process slots (stats.h). A reload starts the
  * new process in the idle one, waits until it is ready, makes it the
@@ -100,7 +101,7 @@ struct master {
 	double rate[STATS_MAX_WORKERS];
 };
 
-static volatile sig_atomic_t sig_stop, sig_chld, sig_hup;
+static volatile sig_atomic_t sig_stop, sig_chld, sig_hup, sig_reopen;
 static int self_pipe[2] = {-1, -1};
 
 static void
@@ -116,6 +117,8 @@ on_signal(int sig)
 		sig_chld = 1;
 	else if (sig == SIGHUP)
 		sig_hup = 1;
+	else if (sig == SIGUSR1)
+		sig_reopen = 1;
 	w = write(self_pipe[1], &c, 1);
 	(void)w;
 	errno = saved;
@@ -137,7 +140,15 @@ install_signals(void)
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 	return 0;
+}
+
+void
+master_request_log_reopen(void)
+{
+	on_signal(SIGUSR1);
 }
 
 static int
@@ -157,6 +168,7 @@ spawn(struct master *m, int p)
 	struct worker_slot *ws = &m->shm->slot[p];
 	struct proc *pr = &m->procs[p];
 	int w = p / 2;
+	sigset_t usr1, mask;
 	pid_t pid;
 
 	stats_retire(ws);
@@ -166,7 +178,16 @@ spawn(struct master *m, int p)
 	ws->state = WS_STARTING;
 	ws->started_s = (uint64_t)time(NULL);
 	pr->active = 1;
+	/*
+	 * The worker starts with USR1 blocked and unblocks it once its own
+	 * handler is in place: a reopen passed on meanwhile waits for it.
+	 */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &mask);
 	pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (pid < 0) {
 		log_error("fork worker %d: %s", w, strerror(errno));
 		pr->restart_at_ms = mono_ms() + RESTART_MAX_MS;
@@ -177,7 +198,7 @@ spawn(struct master *m, int p)
 		const struct worker_module *mod;
 		struct sigaction sa;
 		char err[512];
-		int lf;
+		int lf, keep;
 
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
@@ -185,9 +206,20 @@ spawn(struct master *m, int p)
 		sigaction(SIGCHLD, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGHUP, &sa, NULL);
-		/* Keep stdio and the lifeline's read end; nothing else of the master. */
-		lf = dup2(m->lifeline[0], 3) < 0 ? m->lifeline[0] : 3;
-		close_range(4, ~0u, 0);
+		sigaction(SIGUSR1, &sa, NULL);
+		/*
+		 * Keep stdio, the lifeline's read end (at 3) and the log file
+		 * (at 4, if there is one); nothing else of the master. The
+		 * lifeline is copied above both first, out of the log's way.
+		 */
+		lf = fcntl(m->lifeline[0], F_DUPFD_CLOEXEC, 5);
+		keep = lf < 0 ? -1 : log_after_fork(4);
+		if (keep < 0 || dup2(lf, 3) < 0) {
+			log_error("worker %d: keeping descriptors: %s", w, strerror(errno));
+			exit(1);
+		}
+		lf = 3;
+		close_range(4 + (unsigned)keep, ~0u, 0);
 		if ((mod = module_load(err, sizeof(err))) == NULL) {
 			log_error("worker %d: %s", w, err);
 			exit(1);
@@ -291,7 +323,8 @@ diff_settings(const struct er_config *a, const struct er_config *b, char **chang
     char **restart)
 {
 	static const char *const fixed[] = {
-		"pid_file", "user", "group", "metrics.listen", "control.socket",
+		"pid_file", "user", "group", "metrics.listen", "control.socket", "log.target",
+		"log.format", "log.level",
 	};
 	char *da = dump(a), *db = dump(b), *ch = NULL, *rs = NULL;
 	size_t chl = 0, rsl = 0;
@@ -715,7 +748,7 @@ on_control(void *arg, struct control_client *cl, enum control_cmd cmd, const cha
 		answer(cl, "{\"ok\":true,\"stopping\":true}");
 		return;
 	case CTL_LOG_REOPEN:
-		raise(SIGUSR1);
+		master_request_log_reopen();
 		answer(cl, "{\"ok\":true}");
 		return;
 	case CTL_VERSION:
@@ -843,6 +876,13 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 		if (sig_stop && !m.stopping) {
 			sig_stop = 0;
 			begin_stop(&m, now);
+		}
+		if (sig_reopen) {
+			sig_reopen = 0;
+			log_reopen();
+			for (int p = 0; p < NSLOTS; p++)
+				if (m.procs[p].pid > 0)
+					kill(m.procs[p].pid, SIGUSR1);
 		}
 		if (sig_hup && !m.stopping) {
 			sig_hup = 0;

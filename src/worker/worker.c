@@ -3,8 +3,9 @@
  * producer and Redis connection, runs the poll loop that drives the
  * relay path (relay.c), and stops gracefully on SIGTERM or when the
  * master is gone (EOF on the lifeline): cancel the consumer, finish or
- * release what is in flight, flush Kafka, ack, close. Nothing here
- * blocks except connecting to RabbitMQ.
+ * release what is in flight, flush Kafka, ack, close. USR1, passed on by
+ * the master, reopens the log file. Nothing here blocks except
+ * connecting to RabbitMQ.
  */
 #include "autoconf.h"
 
@@ -42,9 +43,10 @@
 
 static volatile sig_atomic_t got_term;
 static volatile sig_atomic_t got_inject_fatal;
+static volatile sig_atomic_t got_reopen;
 static int sig_pipe[2] = {-1, -1};
 
-/* TERM, and USR2 for fault tests only (a fatal producer error). */
+/* TERM, USR1 (reopen the log), and USR2 for fault tests only (a fatal producer error). */
 static void
 on_signal(int sig)
 {
@@ -54,6 +56,8 @@ on_signal(int sig)
 
 	if (sig == SIGUSR2)
 		got_inject_fatal = 1;
+	else if (sig == SIGUSR1)
+		got_reopen = 1;
 	else
 		got_term = 1;
 	w = write(sig_pipe[1], &c, 1);
@@ -152,6 +156,7 @@ static int
 setup(struct worker *w)
 {
 	struct sigaction sa;
+	sigset_t usr1;
 
 	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 		log_error("pipe: %s", strerror(errno));
@@ -161,17 +166,24 @@ setup(struct worker *w)
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
 	if (getenv("EVENT_RELAY_FAULT_INJECTION") != NULL) {
 		sa.sa_handler = on_signal;
 		sigaction(SIGUSR2, &sa, NULL);
 	}
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/*
+	 * The master forks with USR1 blocked (master.c, spawn): a reopen
+	 * asked for before the handler was in place is delivered now.
+	 */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_UNBLOCK, &usr1, NULL);
 
 	w->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull + 1;
 	breaker_init(&w->breaker, (unsigned)w->cfg->breaker_threshold, (uint64_t)w->cfg->breaker_open_ms,
@@ -328,6 +340,10 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		}
 		if (got_term)
 			begin_stop(&w, "SIGTERM");
+		if (got_reopen) {
+			got_reopen = 0;
+			log_reopen();
+		}
 		if (got_inject_fatal) {
 			got_inject_fatal = 0;
 			log_warn("SIGUSR2: injecting a fatal producer error");

@@ -2,8 +2,9 @@
 # ops_bad_config.sh: a bad configuration file and a bad environment
 # value each give a clear error naming file, line and setting (or the
 # variable) and exit 1, with -t and when starting for real; a good one
-# passes -t with exit 0. No server is needed: the relay must fail before
-# it connects anywhere.
+# passes -t with exit 0; a log file that cannot be opened fails the
+# start with its path and errno. No server is needed: the relay must
+# fail before it connects anywhere.
 set -euo pipefail
 
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
@@ -47,6 +48,20 @@ expect_fail "bad kafka property" "kafka\.properties" \
 	sh -c "printf 'kafka = { properties = [\"linger.ms=banana\"]; };\n' >'$tmp/bad3.conf' &&
 		exec '$ER_RELAYD' -t -c '$tmp/bad3.conf'"
 expect_fail "bad option" "usage: event-relayd" "$ER_RELAYD" -x
+
+# log.target: a relative path is a configuration error; a file that
+# cannot be opened is a start-up error naming the path and the errno.
+printf 'workers = 1;\nlog = {\n  target = "relay.log";\n};\n' >"$tmp/bad4.conf"
+for mode in -t -f; do
+	expect_fail "relative log.target ($mode)" \
+		"bad4\.conf:3: log\.target: must be stderr, syslog or an absolute path" \
+		"$ER_RELAYD" "$mode" -c "$tmp/bad4.conf"
+done
+printf 'log.target = "%s/no/such/dir/relay.log";\n' "$tmp" >"$tmp/bad5.conf"
+"$ER_RELAYD" -t -c "$tmp/bad5.conf" >/dev/null || h_fail "-t rejected an absolute log.target"
+expect_fail "log file that cannot be opened" \
+	"log\.target: cannot open $tmp/no/such/dir/relay\.log: No such file or directory" \
+	timeout 10 "$ER_RELAYD" -f -c "$tmp/bad5.conf"
 
 # An empty file plus the seed service's variables is a valid configuration.
 : >"$tmp/empty.conf"

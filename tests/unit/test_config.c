@@ -278,6 +278,12 @@ static const struct {
 	{ "level warning", "log = { level = \"warning\"; };", "log.level = \"warn\";" },
 	{ "level debug", "log.level = \"DEBUG\";", "log.level = \"debug\";" },
 	{ "level error", "log.level = \"error\";", "log.level = \"error\";" },
+	{ "target stderr", "log.target = \"stderr\";", "log.target = \"stderr\";" },
+	{ "target syslog", "log = { target = \"syslog\"; };", "log.target = \"syslog\";" },
+	{ "target file", "log.target = \"/var/log/event-relay/relay.log\";",
+	  "log.target = \"/var/log/event-relay/relay.log\";" },
+	{ "target empty", "log.target = \"\";", "log.target = \"\";" },
+	{ "format json", "log = { format = \"json\"; target = \"/l\"; };", "log.format = \"json\";" },
 	{ "list array", "kafka.properties = [ \"linger.ms=5\", \"acks=all\" ];",
 	  "kafka.properties = [ \"linger.ms=5\", \"acks=all\" ];" },
 	{ "list list", "kafka = { properties = ( \"a=b\" ); };", "kafka.properties = [ \"a=b\" ];" },
@@ -417,6 +423,15 @@ static const struct {
 	{ "level unknown", "log.level = \"loud\";\n",
 	  "FILE:1: log.level: must be error, warn, info or debug\n", 1 },
 	{ "level as int", "log.level = 3;\n", "FILE:1: log.level: expected a string\n", 1 },
+	{ "target relative", "log.target = \"relay.log\";\n",
+	  "FILE:1: log.target: must be stderr, syslog or an absolute path\n", 1 },
+	{ "target dot-relative", "log = {\n  target = \"./var/relay.log\";\n};\n",
+	  "FILE:2: log.target: must be stderr, syslog or an absolute path\n", 1 },
+	{ "target upper case", "log.target = \"SYSLOG\";\n",
+	  "FILE:1: log.target: must be stderr, syslog or an absolute path\n", 1 },
+	{ "target as bool", "log.target = true;\n", "FILE:1: log.target: expected a string\n", 1 },
+	{ "format unknown", "log.format = \"logfmt\";\n",
+	  "FILE:1: log.format: must be text or json\n", 1 },
 	{ "list element", "kafka.properties = [\n  \"a=b\",\n  \"oops\"\n];\n",
 	  "FILE:1: kafka.properties: element 2 is not name=value\n", 1 },
 	{ "list element without name", "kafka.properties = [ \"=x\" ];\n",
@@ -542,6 +557,7 @@ static const struct {
 	{ "CIRCUIT_BREAKER_THRESHOLD", "3", "resilience.breaker_threshold = 3;" },
 	{ "METRICS_LISTEN", "0.0.0.0:9100", "metrics.listen = \"0.0.0.0:9100\";" },
 	{ "LOG_LEVEL", "warning", "log.level = \"warn\";" },
+	{ "LOG_FORMAT", "json", "log.format = \"json\";" },
 };
 
 Test(config, env_overrides)
@@ -636,6 +652,7 @@ static const struct {
 	{ "METRICS_LISTEN", "h:99999",
 	  "environment: METRICS_LISTEN: must be host:port with a port between 1 and 65535\n" },
 	{ "LOG_LEVEL", "verbose", "environment: LOG_LEVEL: must be error, warn, info or debug\n" },
+	{ "LOG_FORMAT", "JSON", "environment: LOG_FORMAT: must be text or json\n" },
 	{ "REDIS_ON_FAILURE", "Bypass", "environment: REDIS_ON_FAILURE: must be block or bypass\n" },
 	{ "REDIS_ON_FAILURE", "block|bypass", "environment: REDIS_ON_FAILURE: must be block or bypass\n" },
 	{ "REDIS_ON_FAILURE", "bloc", "environment: REDIS_ON_FAILURE: must be block or bypass\n" },
@@ -757,7 +774,7 @@ Test(config, golden_error_output)
 	n = config_load(&cfg, "golden/config_errors.conf", table_getenv, errs);
 	cr_assert(fclose(errs) == 0);
 	cr_expect_str_eq(got, want, "got\n%s\nwant\n%s", got, want);
-	cr_expect(n == 12, "count: got %d, want 12", n);
+	cr_expect(n == 13, "count: got %d, want 13", n);
 	free(want);
 	free(got);
 	config_free(&cfg);
@@ -828,7 +845,7 @@ Test(config, split_addr)
 Test(config, settings_table)
 {
 	static const char *const types[] = { "INT", "BOOL", "STR", "ADDR", "URL", "LEVEL", "LIST",
-	    "CHOICE" };
+	    "CHOICE", "LOGTARGET" };
 	const struct setting_doc *docs;
 	size_t n = config_settings(&docs);
 	size_t want = 0;
