@@ -133,6 +133,18 @@ void stats_reason_set(struct stats_reason *r, const char *text);
 size_t stats_reason_get(const struct stats_reason *r, char *buf, size_t bufsz);
 
 /*
+ * The readiness rule, one place for /ready and sd_notify: a worker is
+ * ready when its state is running and RabbitMQ, Kafka and Redis are all
+ * up. Reads the slot once; fills *r (may be NULL) with what it read, so
+ * that a caller can say why a worker is not ready. Returns 1 or 0.
+ */
+struct slot_readiness {
+	uint32_t state;		/* enum worker_state */
+	int amqp, kafka, redis;	/* 1 up, 0 down */
+};
+int stats_slot_ready(const struct worker_slot *s, struct slot_readiness *r);
+
+/*
  * Renders the Prometheus text format into `out`: per-worker series
  * (event_relay_worker_*{worker="N"}) and totals (event_relay_*).
  */
