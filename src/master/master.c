@@ -30,6 +30,7 @@
 #include "master/http.h"
 #include "master/master.h"
 #include "master/module_load.h"
+#include "master/sd_notify.h"
 #include "worker/module.h"
 
 #define RESTART_MIN_MS 500
@@ -207,6 +208,7 @@ master_run(const struct er_config *cfg, const struct route *route)
 	uint64_t watchdog_ms = WATCHDOG_MS + (uint64_t)cfg->amqp_connect_timeout * 16 * 1000;
 
 	log_set_role("master");
+	sd_notify_open();
 	if (install_signals() < 0 || pipe2(lifeline, O_CLOEXEC) < 0) {
 		log_error("pipe: %s", strerror(errno));
 		return 1;
@@ -229,7 +231,7 @@ master_run(const struct er_config *cfg, const struct route *route)
 			{ .fd = self_pipe[0], .events = POLLIN },
 			{ .fd = http_fd(http), .events = POLLIN },
 		};
-		int timeout = http_timeout_ms(http);
+		int timeout = sd_notify_poll_timeout(http_timeout_ms(http));
 		uint64_t now;
 
 		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
@@ -246,6 +248,7 @@ master_run(const struct er_config *cfg, const struct route *route)
 		if (sig_stop && !stopping) {
 			sig_stop = 0;
 			stopping = 1;
+			sd_notify_stopping();
 			stop_deadline = now + (uint64_t)cfg->stop_timeout * 1000;
 			log_info("stopping %d workers (stop_timeout %lds)", live_children(kids, n),
 			    cfg->stop_timeout);
@@ -299,6 +302,7 @@ master_run(const struct er_config *cfg, const struct route *route)
 				}
 			}
 		}
+		sd_notify_update(shm, route);
 		http_run(http);
 	}
 	/* One last reap: a worker may have died since the loop's last one. */
@@ -307,5 +311,6 @@ master_run(const struct er_config *cfg, const struct route *route)
 	log_info("stopped");
 	free(kids);
 	stats_destroy(shm);
+	sd_notify_close();
 	return 0;
 }
