@@ -178,3 +178,18 @@ stats_observe_latency(struct stats_values *v, uint64_t us)
 	if (us > stat_get(&v->latency_max_us))
 		__atomic_store_n(&v->latency_max_us, us, __ATOMIC_RELAXED);
 }
+
+int
+stats_slot_ready(const struct worker_slot *s, struct slot_readiness *r)
+{
+	struct slot_readiness got = {
+		.state = __atomic_load_n(&s->state, __ATOMIC_RELAXED),
+		.amqp = __atomic_load_n(&s->gauges.amqp_up, __ATOMIC_RELAXED) != 0,
+		.kafka = __atomic_load_n(&s->gauges.kafka_up, __ATOMIC_RELAXED) != 0,
+		.redis = __atomic_load_n(&s->gauges.redis_up, __ATOMIC_RELAXED) != 0,
+	};
+
+	if (r != NULL)
+		*r = got;
+	return got.state == WS_RUNNING && got.amqp && got.kafka && got.redis;
+}

@@ -127,16 +127,6 @@ stats_active_c(const struct stats_shm *shm, uint32_t w)
 	return &shm->slot[2 * w + (__atomic_load_n(&shm->active[w], __ATOMIC_RELAXED) & 1)];
 }
 
-/* Ready: running and connected to RabbitMQ, Kafka and Redis (/ready's rule). */
-static inline int
-stats_slot_ready(const struct worker_slot *s)
-{
-	return __atomic_load_n(&s->state, __ATOMIC_RELAXED) == WS_RUNNING &&
-	    __atomic_load_n(&s->gauges.amqp_up, __ATOMIC_RELAXED) &&
-	    __atomic_load_n(&s->gauges.kafka_up, __ATOMIC_RELAXED) &&
-	    __atomic_load_n(&s->gauges.redis_up, __ATOMIC_RELAXED);
-}
-
 /*
  * Maps an anonymous shared segment with room for STATS_MAX_WORKERS
  * workers, nworkers of them configured; call before forking.
@@ -172,6 +162,18 @@ void stats_observe_latency(struct stats_values *v, uint64_t us);
 void stats_reason_set(struct stats_reason *r, const char *text);
 /* Copies the reason into buf (NUL-terminated); returns its length, 0 if none. */
 size_t stats_reason_get(const struct stats_reason *r, char *buf, size_t bufsz);
+
+/*
+ * The readiness rule, one place for /ready and sd_notify: a worker is
+ * ready when its state is running and RabbitMQ, Kafka and Redis are all
+ * up. Reads the slot once; fills *r (may be NULL) with what it read, so
+ * that a caller can say why a worker is not ready. Returns 1 or 0.
+ */
+struct slot_readiness {
+	uint32_t state;		/* enum worker_state */
+	int amqp, kafka, redis;	/* 1 up, 0 down */
+};
+int stats_slot_ready(const struct worker_slot *s, struct slot_readiness *r);
 
 /*
  * Renders the Prometheus text format into `out`: per-worker series

@@ -1,12 +1,13 @@
 /*
- * http: request routing and the readiness rule.
+ * http: request routing and the /ready report.
  *
  * /metrics renders the shared-memory segment; /health answers 200 while
- * the master runs; /ready answers 200 only when every worker is running
- * and connected to RabbitMQ, Kafka and Redis, else 503 with one line per
- * worker that is not; /status is the master's JSON report (status.c).
- * All of it is read-only: what changes the daemon is on the control
- * socket (control.c), never here. The epoll fd of libmicrohttpd is the one fd the
+ * the master runs; /ready answers 200 only when every worker is ready
+ * by stats_slot_ready (running and connected to RabbitMQ, Kafka and
+ * Redis: the rule sd_notify shares), else 503 with one line per worker
+ * that is not; /status is the master's JSON report (status.c). All of
+ * it is read-only: what changes the daemon is on the control socket
+ * (control.c), never here. The epoll fd of libmicrohttpd is the one fd the
  * master polls for HTTP.
  */
 #include "autoconf.h"
@@ -94,12 +95,9 @@ serve_ready(struct http *h, struct MHD_Connection *c)
 		return reply_text(c, 500, "out of memory\n");
 	for (uint32_t i = 0; i < h->shm->nworkers; i++) {
 		const struct worker_slot *s = stats_active_c(h->shm, i);
-		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
-		int amqp = (int)__atomic_load_n(&s->gauges.amqp_up, __ATOMIC_RELAXED);
-		int kafka = (int)__atomic_load_n(&s->gauges.kafka_up, __ATOMIC_RELAXED);
-		int redis = (int)__atomic_load_n(&s->gauges.redis_up, __ATOMIC_RELAXED);
+		struct slot_readiness r;
 
-		if (stats_slot_ready(s))
+		if (stats_slot_ready(s, &r))
 			continue;
 		ready = 0;
 		/* "worker 0: amqp: vhost "x" not found (starting; rabbitmq=down ...)" */
@@ -111,8 +109,8 @@ serve_ready(struct http *h, struct MHD_Connection *c)
 				fprintf(f, "%s; ", why);
 		}
 		fprintf(f, "%s: rabbitmq=%s kafka=%s redis=%s\n",
-		    st < WS_STATE_COUNT ? worker_state_names[st] : "?",
-		    amqp ? "up" : "down", kafka ? "up" : "down", redis ? "up" : "down");
+		    r.state < WS_STATE_COUNT ? worker_state_names[r.state] : "?",
+		    r.amqp ? "up" : "down", r.kafka ? "up" : "down", r.redis ? "up" : "down");
 	}
 	if (ready)
 		fputs("ready\n", f);

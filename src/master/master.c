@@ -42,6 +42,7 @@
 #include "master/http.h"
 #include "master/master.h"
 #include "master/module_load.h"
+#include "master/sd_notify.h"
 #include "master/status.h"
 #include "worker/module.h"
 
@@ -434,6 +435,7 @@ reload_finish(struct master *m, int ok, const char *error)
 
 	m->rl.on = 0;
 	m->last_reload_ok = ok;
+	sd_notify_reloaded();
 	if (ok)
 		log_info("reload: generation %llu in force: %u workers replaced, %u started, %u stopped "
 		    "in %llu ms", (unsigned long long)m->generation, m->rl.replaced, m->rl.started,
@@ -520,6 +522,7 @@ reload_start(struct master *m)
 	m->rl.replaced = m->rl.started = m->rl.stopped = 0;
 	m->rl.t0_ms = mono_ms();
 	m->generation++;
+	sd_notify_reloading();
 	/* The forked workers hold copies: the old settings can go now. */
 	config_free(m->cfg);
 	free(m->cfg);
@@ -589,7 +592,7 @@ reload_step(struct master *m, uint64_t now)
 			r->deadline_ms = now + ready_timeout_ms(m);
 			return;
 		}
-		if (stats_slot_ready(&m->shm->slot[nxt])) {
+		if (stats_slot_ready(&m->shm->slot[nxt], NULL)) {
 			__atomic_store_n(&m->shm->active[w], (uint8_t)(nxt & 1), __ATOMIC_RELAXED);
 			retire_proc(m, cur);
 			log_info("reload: worker %u: new process %ld ready, old process %ld draining", w,
@@ -766,6 +769,7 @@ static void
 begin_stop(struct master *m, uint64_t now)
 {
 	m->stopping = 1;
+	sd_notify_stopping();
 	m->stop_deadline = now + (uint64_t)m->cfg->stop_timeout * 1000;
 	log_info("stopping %d workers (stop_timeout %lds)", live(m), m->cfg->stop_timeout);
 	if (m->rl.on)
@@ -821,6 +825,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 	m.generation = 1;
 	m.started_s = (uint64_t)time(NULL);
 	log_set_role("master");
+	sd_notify_open();
 	if (install_signals() < 0 || pipe2(m.lifeline, O_CLOEXEC) < 0) {
 		log_error("pipe: %s", strerror(errno));
 		free(m.cfg);
@@ -849,7 +854,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 
 	for (;;) {
 		struct pollfd pfd[2 + 17];
-		int timeout = http_timeout_ms(m.http), nctl;
+		int timeout = sd_notify_poll_timeout(http_timeout_ms(m.http)), nctl;
 		uint64_t now;
 
 		pfd[0] = (struct pollfd){ .fd = self_pipe[0], .events = POLLIN };
@@ -920,6 +925,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 			supervise(&m, now);
 			sample_rates(&m, now);
 		}
+		sd_notify_update(m.shm, &m.route);
 		http_run(m.http);
 	}
 	/* One last reap: a worker may have died since the loop's last one. */
@@ -932,6 +938,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 	free(m.last_needs_restart);
 	free(m.rl.changed);
 	stats_destroy(m.shm);
+	sd_notify_close();
 	/* Back to main(), which frees them: the ones in force now. */
 	*cfg = *m.cfg;
 	free(m.cfg);

@@ -100,7 +100,7 @@ put_worker(FILE *out, const struct stats_shm *shm, uint32_t w, const struct stat
 	fprintf(out, ",\"restarts\":%" PRIu64,
 	    stat_get(&shm->slot[2 * w].restarts) + stat_get(&shm->slot[2 * w + 1].restarts));
 	fprintf(out, ",\"draining_pid\":%" PRId32, old > 0 ? old : 0);
-	fprintf(out, ",\"ready\":%s", stats_slot_ready(s) ? "true" : "false");
+	fprintf(out, ",\"ready\":%s", stats_slot_ready(s, NULL) ? "true" : "false");
 	fprintf(out, ",\"breaker\":\"%s\"",
 	    gauge(s, offsetof(struct stats_gauges, breaker_open)) ? "open" :
 	    gauge(s, offsetof(struct stats_gauges, breaker_half_open)) ? "half-open" : "closed");
@@ -254,7 +254,7 @@ status_render_text(FILE *out, const struct stats_shm *shm, const struct status_i
 		    " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %6" PRIu64 " %7g %-9s %s\n", w,
 		    __atomic_load_n(&s->pid, __ATOMIC_RELAXED),
 		    __atomic_load_n(&s->config_generation, __ATOMIC_RELAXED),
-		    st < WS_STATE_COUNT ? worker_state_names[st] : "?", stats_slot_ready(s) ? "yes" : "no",
+		    st < WS_STATE_COUNT ? worker_state_names[st] : "?", stats_slot_ready(s, NULL) ? "yes" : "no",
 		    si->msgs_per_s != NULL ? si->msgs_per_s[w] : 0.0,
 		    gauge(s, offsetof(struct stats_gauges, in_flight)), SUM(shm, w, consumed),
 		    SUM(shm, w, published), SUM(shm, w, duplicates), dlq, p99_ms(shm, w),

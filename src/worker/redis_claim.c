@@ -128,10 +128,19 @@ fifo_pop(struct redis_claim *r)
 	return q;
 }
 
-/* Answers every pending request as failed and closes the connection. */
+/*
+ * Answers every pending request as failed and closes the connection.
+ * `why` may be r->c->errstr: use it before redisFree.
+ */
 static void
 drop_connection(struct redis_claim *r, const char *why)
 {
+	if (r->reason != NULL) {
+		char text[sizeof(r->reason->text)];
+
+		snprintf(text, sizeof(text), "redis: %.40s:%d: %.90s", r->host, r->port, why);
+		stats_reason_set(r->reason, text);
+	}
 	if (r->c != NULL) {
 		if (r->state == RC_READY || !r->logged_down)
 			log_warn("redis_claim: %s:%d: %s", r->host, r->port, why);
@@ -139,12 +148,6 @@ drop_connection(struct redis_claim *r, const char *why)
 		redisFree(r->c);
 		r->c = NULL;
 		stat_add(&r->counters->redis_errors, 1);
-	}
-	if (r->reason != NULL) {
-		char text[sizeof(r->reason->text)];
-
-		snprintf(text, sizeof(text), "redis: %.40s:%d: %.90s", r->host, r->port, why);
-		stats_reason_set(r->reason, text);
 	}
 	r->state = RC_DOWN;
 	r->failed = 1;
