@@ -325,7 +325,7 @@ diff_settings(const struct er_config *a, const struct er_config *b, char **chang
 {
 	static const char *const fixed[] = {
 		"pid_file", "user", "group", "metrics.listen", "control.socket", "log.target",
-		"log.format", "log.level",
+		"log.format",
 	};
 	char *da = dump(a), *db = dump(b), *ch = NULL, *rs = NULL;
 	size_t chl = 0, rsl = 0;
@@ -529,6 +529,7 @@ reload_start(struct master *m)
 	m->cfg = ncfg;
 	route_free(&m->route);
 	m->route = nroute;
+	log_set_level(m->cfg->log_level);	/* the master's, and every new worker's */
 	if (m->rl.upto > m->shm->nused)
 		m->shm->nused = m->rl.upto;
 	log_info("reload: generation %llu: replacing %u workers with %ld, one at a time",
