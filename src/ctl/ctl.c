@@ -363,6 +363,7 @@ main(int argc, char **argv)
 	int opt, rc;
 
 	memset(&c, 0, sizeof(c));
+	signal(SIGPIPE, SIG_IGN);	/* a closed socket is an error to report, not a death */
 	while ((opt = getopt_long(argc, argv, "+c:hVj", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

@@ -106,9 +106,20 @@ ctl_request(const char *path, const char *request, int timeout_ms, char *err, si
 		errno = e;
 		return NULL;
 	}
+	/*
+	 * A refused client is answered and closed before its request is
+	 * read: a failed write still leaves that answer to read.
+	 */
 	if (write(fd, request, n) != (ssize_t)n || write(fd, "\n", 1) != 1) {
-		snprintf(err, errsz, "%s: write: %s", path, strerror(errno));
+		int e = errno;
+
+		reply = read_all(fd, 1, 1000, err, errsz);
 		close(fd);
+		if (reply != NULL && reply[0] != '\0')
+			return reply;
+		free(reply);
+		snprintf(err, errsz, "%s: write: %s", path, strerror(e));
+		errno = e;
 		return NULL;
 	}
 	reply = read_all(fd, 1, timeout_ms, err, errsz);

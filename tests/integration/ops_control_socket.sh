@@ -67,6 +67,10 @@ rc=0
 relayctl pause extra >/dev/null 2>&1 || rc=$?
 ((rc == 2)) || h_fail "pause with an argument exited $rc, want 2"
 out=$(relayctl pause) && out=$(relayctl resume) || h_fail "root: pause/resume failed: $out"
+# top, not on a terminal: plain snapshots, -n of them.
+out=$(relayctl top -n 2 -d 0.2) || h_fail "top failed: $out"
+[[ $(grep -c '^WORKER ' <<<"$out") == 2 ]] || h_fail "top -n 2: want 2 snapshots: $out"
+grep -q '^0 .* running ' <<<"$out" || h_fail "top: worker 0 not shown running: $out"
 harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
 [[ ! -e $CONTROL_SOCKET ]] || h_fail "the control socket was left behind"
 rc=0

@@ -1,6 +1,7 @@
 #!/bin/bash
 # ops_log_reopen.sh: log.target = a file, log.format = json. Mid-run the
-# file is renamed (as logrotate does) and the master gets SIGUSR1: the
+# file is renamed (as logrotate does) and the master gets SIGUSR1, then
+# renamed again and `event-relayctl log-reopen` runs: each time the
 # master and both workers go on writing to a new file at the same path,
 # every line of both files is one JSON object with time, level,
 # process, pid and msg, nothing goes to stderr, and every event relayed
@@ -56,6 +57,13 @@ wait_for --deadline 10 reopened_by_all ||
 h_log "master and both workers reopened the log file"
 (((8#$(stat -c %a "$log") & ~8#640) == 0)) || h_fail "$log: mode $(stat -c %a "$log"), want 0640"
 
+# Again, through the control socket.
+mv "$log" "$log.2"
+out=$(relayctl log-reopen) || h_fail "event-relayctl log-reopen failed: $out"
+wait_for --deadline 10 reopened_by_all ||
+	h_fail "log-reopen: not every process reopened $log: $(cat "$log" 2>/dev/null)"
+h_log "event-relayctl log-reopen: master and both workers reopened the log file"
+
 # More events after the reopen, so that relaying goes on into the new file.
 "$ER_PUBLISH" -u "$AMQP_URL" -q events -s 20001 -n 2000 --persistent \
 	--expected "$tmp/expected2"
@@ -73,6 +81,7 @@ harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
 for p in master "worker 0" "worker 1"; do
 	has_line "$log" "$p" stopped || h_fail "$log: no \"stopped\" from $p"
 	has_line "$log.1" "$p" stopped && h_fail "$log.1: \"stopped\" from $p after the reopen"
+	has_line "$log.2" "$p" stopped && h_fail "$log.2: \"stopped\" from $p after the reopen"
 done
 has_line "$log.1" "worker 1" "started: queue events -> topic events" ||
 	h_fail "$log.1: no start line of worker 1"
@@ -80,11 +89,11 @@ jq -n -R -e --argjson pid "$RELAY_PID" \
 	'[inputs | fromjson? | select(.process == "master" and .pid != $pid)] | length > 0' \
 	"$log" "$log.1" >/dev/null && h_fail "a master line with a pid other than $RELAY_PID"
 
-for f in "$log.1" "$log"; do
+for f in "$log.1" "$log.2" "$log"; do
 	[[ -s $f && $(tail -c 1 "$f" | od -An -c | tr -d ' ') == '\n' ]] ||
 		h_fail "$f: empty or not ending in a newline"
 	bad=$(json_check "$f")
 	[[ -z $bad ]] || h_fail "$f: $(head -n 3 <<<"$bad")"
 done
 [[ -s $tmp/relay.log ]] && h_fail "stderr is not empty: $(head -n 3 "$tmp/relay.log")"
-h_log "ops_log_reopen: $(wc -l <"$log.1") + $(wc -l <"$log") JSON lines, every event once"
+h_log "ops_log_reopen: $(wc -l <"$log.1") + $(wc -l <"$log.2") + $(wc -l <"$log") JSON lines, every event once"

@@ -65,6 +65,11 @@ grep -q "relay.conf:2: rabbitmq.prefetch: must be between 1 and 65535" <<<"$out"
 	h_fail "reload --wait does not print the error: $out"
 h_log "broken file rejected:"
 sed 's/^/    /' <<<"$out" >&2
+rc=0
+out=$(relayctl check-config 2>&1) || rc=$?
+((rc == 1)) || h_fail "check-config of a broken file exited $rc, want 1: $out"
+grep -q "relay.conf:2: rabbitmq.prefetch: must be between 1 and 65535" <<<"$out" ||
+	h_fail "check-config does not name the error: $out"
 status=$(relayctl status --json)
 [[ $status == *'"generation":2,'* && $status == *'"ok":false'* ]] ||
 	h_fail "/status after a rejected reload: $status"
