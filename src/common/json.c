@@ -6,6 +6,7 @@
 #include "autoconf.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "common/json.h"
 
@@ -42,4 +43,26 @@ json_str(FILE *out, const char *s)
 		}
 	}
 	fputc('"', out);
+}
+
+void
+json_lines(FILE *out, const char *text)
+{
+	int first = 1;
+
+	fputc('[', out);
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		size_t n = strcspn(p, "\n");
+		char line[512];
+
+		if (n > 0) {
+			snprintf(line, sizeof(line), "%.*s",
+			    (int)(n < sizeof(line) ? n : sizeof(line) - 1), p);
+			fputs(first ? "" : ",", out);
+			json_str(out, line);
+			first = 0;
+		}
+		p += n + (p[n] == '\n');
+	}
+	fputc(']', out);
 }

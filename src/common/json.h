@@ -11,4 +11,7 @@
 /* Writes s as a JSON string, quotes included; NULL writes null. */
 void json_str(FILE *out, const char *s);
 
+/* Writes the non-empty lines of text (NULL: none) as a JSON array of strings. */
+void json_lines(FILE *out, const char *text);
+
 #endif

@@ -365,29 +365,6 @@ diff_settings(const struct er_config *a, const struct er_config *b, char **chang
 	*restart = rs;
 }
 
-/* Appends "\"a\",\"b\"" for the lines of text. */
-static void
-put_lines(FILE *f, const char *text)
-{
-	int first = 1;
-
-	fputc('[', f);
-	for (const char *p = text; p != NULL && *p != '\0';) {
-		size_t n = strcspn(p, "\n");
-		char line[512];
-
-		if (n > 0) {
-			snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1),
-			    p);
-			fputs(first ? "" : ",", f);
-			json_str(f, line);
-			first = 0;
-		}
-		p += n + (p[n] == '\n');
-	}
-	fputc(']', f);
-}
-
 /* The reply to a reload (and to whoever waited for it). */
 static char *
 reload_reply(const struct master *m, int ok, const char *error)
@@ -405,11 +382,11 @@ reload_reply(const struct master *m, int ok, const char *error)
 		json_str(f, error);
 	}
 	fputs(",\"errors\":", f);
-	put_lines(f, ok ? NULL : m->last_errors);
+	json_lines(f, ok ? NULL : m->last_errors);
 	fputs(",\"changed\":", f);
-	put_lines(f, m->rl.changed);
+	json_lines(f, m->rl.changed);
 	fputs(",\"needs_restart\":", f);
-	put_lines(f, m->last_needs_restart);
+	json_lines(f, m->last_needs_restart);
 	fprintf(f, ",\"workers_replaced\":%u,\"workers_started\":%u,\"workers_stopped\":%u",
 	    m->rl.replaced, m->rl.started, m->rl.stopped);
 	if (m->rl.t0_ms > 0)

@@ -39,29 +39,6 @@ gauge(const struct worker_slot *s, size_t off)
 	return __atomic_load_n((const int64_t *)((const char *)&s->gauges + off), __ATOMIC_RELAXED);
 }
 
-/* Lines of `text` as a JSON array of strings. */
-static void
-put_lines(FILE *out, const char *text)
-{
-	const char *p = text;
-	int first = 1;
-
-	fputc('[', out);
-	while (p != NULL && *p != '\0') {
-		size_t n = strcspn(p, "\n");
-		char line[512];
-
-		snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1), p);
-		if (n > 0) {
-			fputs(first ? "" : ",", out);
-			json_str(out, line);
-			first = 0;
-		}
-		p += n + (p[n] == '\n');
-	}
-	fputc(']', out);
-}
-
 /* The 99th percentile of worker w's latency histogram, in ms (upper bound). */
 static double
 p99_ms(const struct stats_shm *shm, uint32_t w)
@@ -159,9 +136,9 @@ status_render(FILE *out, const struct stats_shm *shm, const struct status_info *
 	} else {
 		fprintf(out, "{\"time\":%" PRIu64 ",\"ok\":%s,\"errors\":", si->reload_at_s,
 		    si->reload_ok ? "true" : "false");
-		put_lines(out, si->reload_errors);
+		json_lines(out, si->reload_errors);
 		fputs(",\"needs_restart\":", out);
-		put_lines(out, si->reload_needs_restart);
+		json_lines(out, si->reload_needs_restart);
 		fputc('}', out);
 	}
 	fputs(",\"routes\":[{\"name\":\"default\",\"queue\":", out);
