@@ -41,6 +41,7 @@
 #include "master/control.h"
 #include "master/http.h"
 #include "master/master.h"
+#include "master/master_int.h"
 #include "master/module_load.h"
 #include "master/sd_notify.h"
 #include "master/status.h"
@@ -50,57 +51,6 @@
 #define RESTART_MAX_MS 30000
 #define HEALTHY_AFTER_MS 60000	/* a worker this old resets the backoff */
 #define WATCHDOG_MS 60000
-#define NSLOTS (2 * STATS_MAX_WORKERS)
-
-/* One process slot (two per worker). */
-struct proc {
-	pid_t pid;
-	int active;		/* restart it when it dies */
-	uint64_t started_ms;
-	uint64_t restart_at_ms;
-	unsigned crashes;	/* consecutive early deaths */
-};
-
-/* A rolling replacement in progress. */
-struct reload {
-	int on;
-	uint32_t next;		/* the worker being handled */
-	uint32_t upto;		/* max(old, new) worker count */
-	uint32_t old_n;
-	int starting;		/* a new process of worker `next` is getting ready */
-	uint64_t deadline_ms;
-	uint64_t t0_ms;
-	unsigned replaced, started, stopped;
-	char *changed;		/* settings that changed, one a line */
-	struct control_client *waiter[8];
-	int nwaiters;
-};
-
-struct master {
-	struct er_config *cfg;
-	struct route route;
-	const char *path;	/* configuration file, or NULL */
-	struct stats_shm *shm;
-	struct http *http;
-	struct control *ctl;
-	struct proc procs[NSLOTS];
-	int lifeline[2];
-	uint64_t generation;
-	uint64_t started_s;
-	int paused;
-	int stopping;
-	uint64_t stop_deadline;
-	struct reload rl;
-	/* the last reload, for /status */
-	uint64_t last_reload_s;
-	int last_reload_ok;
-	char *last_errors;
-	char *last_needs_restart;
-	/* msgs/s per worker: consumed at the last sample */
-	uint64_t rate_ms;
-	uint64_t rate_consumed[STATS_MAX_WORKERS];
-	double rate[STATS_MAX_WORKERS];
-};
 
 static volatile sig_atomic_t sig_stop, sig_chld, sig_hup, sig_reopen;
 static int self_pipe[2] = {-1, -1};
@@ -163,8 +113,8 @@ live(const struct master *m)
 }
 
 /* Starts process slot p (of worker p / 2) with the configuration in force. */
-static void
-spawn(struct master *m, int p)
+void
+master_spawn(struct master *m, int p)
 {
 	struct worker_slot *ws = &m->shm->slot[p];
 	struct proc *pr = &m->procs[p];
@@ -290,319 +240,21 @@ reap(struct master *m)
 }
 
 /* Stops process slot p gracefully: it is not restarted. */
-static void
-retire_proc(struct master *m, int p)
+void
+master_retire_proc(struct master *m, int p)
 {
 	m->procs[p].active = 0;
 	if (m->procs[p].pid > 0)
 		kill(m->procs[p].pid, SIGTERM);
 }
 
-/* ------------------------------------------------------------ reload */
+/* ----------------------------------------------------------- control */
 
-/* "a = 1;" lines of config_dump, for comparing two configurations. */
-static char *
-dump(const struct er_config *cfg)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (f == NULL)
-		return NULL;
-	config_dump(cfg, f);
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-/* Settings whose line differs between a and b: all, and those needing a restart. */
-static void
-diff_settings(const struct er_config *a, const struct er_config *b, char **changed,
-    char **restart)
-{
-	static const char *const fixed[] = {
-		"pid_file", "user", "group", "metrics.listen", "control.socket", "log.target",
-		"log.format",
-	};
-	char *da = dump(a), *db = dump(b), *ch = NULL, *rs = NULL;
-	size_t chl = 0, rsl = 0;
-	FILE *fc = open_memstream(&ch, &chl), *fr = open_memstream(&rs, &rsl);
-
-	if (da != NULL && db != NULL && fc != NULL && fr != NULL) {
-		for (char *line = db; *line != '\0';) {
-			size_t n = strcspn(line, "\n");
-			size_t name = strcspn(line, " ");
-			int same = 0;
-
-			for (char *o = da; *o != '\0';) {
-				size_t on = strcspn(o, "\n");
-
-				if (on == n && memcmp(o, line, n) == 0) {
-					same = 1;
-					break;
-				}
-				o += on + (o[on] == '\n');
-			}
-			if (!same) {
-				fprintf(fc, "%.*s\n", (int)name, line);
-				for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-					if (strlen(fixed[i]) == name && strncmp(fixed[i], line, name) == 0)
-						fprintf(fr, "%.*s\n", (int)name, line);
-			}
-			line += n + (line[n] == '\n');
-		}
-	}
-	if (fc != NULL)
-		fclose(fc);
-	if (fr != NULL)
-		fclose(fr);
-	free(da);
-	free(db);
-	*changed = ch;
-	*restart = rs;
-}
-
-/* The reply to a reload (and to whoever waited for it). */
-static char *
-reload_reply(const struct master *m, int ok, const char *error)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (f == NULL)
-		return NULL;
-	fprintf(f, "{\"ok\":%s,\"generation\":%llu", ok ? "true" : "false",
-	    (unsigned long long)m->generation);
-	if (error != NULL) {
-		fputs(",\"error\":", f);
-		json_str(f, error);
-	}
-	fputs(",\"errors\":", f);
-	json_lines(f, ok ? NULL : m->last_errors);
-	fputs(",\"changed\":", f);
-	json_lines(f, m->rl.changed);
-	fputs(",\"needs_restart\":", f);
-	json_lines(f, m->last_needs_restart);
-	fprintf(f, ",\"workers_replaced\":%u,\"workers_started\":%u,\"workers_stopped\":%u",
-	    m->rl.replaced, m->rl.started, m->rl.stopped);
-	if (m->rl.t0_ms > 0)
-		fprintf(f, ",\"duration_ms\":%llu", (unsigned long long)(mono_ms() - m->rl.t0_ms));
-	fputc('}', f);
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-static void
-answer(struct control_client *cl, const char *json)
+void
+master_answer(struct control_client *cl, const char *json)
 {
 	control_reply(cl, json != NULL ? json : "{\"ok\":false,\"error\":\"out of memory\"}");
 }
-
-static void
-reload_finish(struct master *m, int ok, const char *error)
-{
-	char *json;
-
-	m->rl.on = 0;
-	m->last_reload_ok = ok;
-	sd_notify_reloaded();
-	if (ok)
-		log_info("reload: generation %llu in force: %u workers replaced, %u started, %u stopped "
-		    "in %llu ms", (unsigned long long)m->generation, m->rl.replaced, m->rl.started,
-		    m->rl.stopped, (unsigned long long)(mono_ms() - m->rl.t0_ms));
-	else
-		log_error("reload: generation %llu: %s", (unsigned long long)m->generation, error);
-	json = reload_reply(m, ok, error);
-	for (int i = 0; i < m->rl.nwaiters; i++)
-		answer(m->rl.waiter[i], json);
-	m->rl.nwaiters = 0;
-	free(json);
-}
-
-/*
- * Reads and checks the configuration again. Invalid: nothing changes,
- * every error is logged and kept for the reply. Valid: the new settings
- * are in force for every process started from now on, and the rolling
- * replacement starts. Returns 0 when it started.
- */
-static int
-reload_start(struct master *m)
-{
-	struct er_config *ncfg = calloc(1, sizeof(*ncfg));
-	struct route nroute;
-	char *errs = NULL, *restart = NULL, *changed = NULL;
-	size_t errlen = 0;
-	FILE *ef = open_memstream(&errs, &errlen);
-	char err[512];
-	int nerr;
-
-	if (ncfg == NULL || ef == NULL) {
-		free(ncfg);
-		if (ef != NULL)
-			fclose(ef);
-		free(errs);
-		log_error("reload: out of memory");
-		return -1;
-	}
-	nerr = config_load(ncfg, m->path, NULL, ef);
-	if (nerr == 0 && module_check(ncfg, err, sizeof(err)) < 0) {
-		fprintf(ef, "%s: %s\n", m->path != NULL ? m->path : "environment", err);
-		nerr++;
-	}
-	if (nerr == 0 && route_implicit(&nroute, ncfg) < 0) {
-		fprintf(ef, "out of memory\n");
-		nerr++;
-	}
-	fclose(ef);
-	free(m->last_errors);
-	m->last_errors = errs;
-	m->last_reload_s = (uint64_t)time(NULL);
-	free(m->last_needs_restart);
-	m->last_needs_restart = NULL;
-	if (nerr > 0) {
-		m->last_reload_ok = 0;
-		log_error("reload: %s: %d error%s; nothing changed, still generation %llu",
-		    m->path != NULL ? m->path : "environment", nerr, nerr == 1 ? "" : "s",
-		    (unsigned long long)m->generation);
-		for (char *p = errs; p != NULL && *p != '\0';) {
-			size_t n = strcspn(p, "\n");
-
-			log_error("reload: %.*s", (int)n, p);
-			p += n + (p[n] == '\n');
-		}
-		config_free(ncfg);
-		free(ncfg);
-		return -1;
-	}
-	diff_settings(m->cfg, ncfg, &changed, &restart);
-	for (char *p = restart; p != NULL && *p != '\0';) {
-		size_t n = strcspn(p, "\n");
-
-		log_warn("reload: %.*s changed: needs a restart to take effect", (int)n, p);
-		p += n + (p[n] == '\n');
-	}
-	m->last_needs_restart = restart;
-	free(m->rl.changed);
-	m->rl.changed = changed;
-	m->rl.on = 1;
-	m->rl.next = 0;
-	m->rl.old_n = m->shm->nworkers;
-	m->rl.upto = m->rl.old_n > (uint32_t)ncfg->workers ? m->rl.old_n : (uint32_t)ncfg->workers;
-	m->rl.starting = 0;
-	m->rl.replaced = m->rl.started = m->rl.stopped = 0;
-	m->rl.t0_ms = mono_ms();
-	m->generation++;
-	sd_notify_reloading();
-	/* The forked workers hold copies: the old settings can go now. */
-	config_free(m->cfg);
-	free(m->cfg);
-	m->cfg = ncfg;
-	route_free(&m->route);
-	m->route = nroute;
-	log_set_level(m->cfg->log_level);	/* the master's, and every new worker's */
-	if (m->rl.upto > m->shm->nused)
-		m->shm->nused = m->rl.upto;
-	log_info("reload: generation %llu: replacing %u workers with %ld, one at a time",
-	    (unsigned long long)m->generation, m->rl.old_n, m->cfg->workers);
-	return 0;
-}
-
-/* How long a new worker may take to connect before the reload gives up. */
-static uint64_t
-ready_timeout_ms(const struct master *m)
-{
-	return (uint64_t)m->cfg->amqp_connect_timeout * 1000 * 3 + 30000;
-}
-
-/* Moves the rolling replacement on as far as it can go now. */
-static void
-reload_step(struct master *m, uint64_t now)
-{
-	struct reload *r = &m->rl;
-
-	while (r->on && !m->stopping) {
-		uint32_t w = r->next;
-		int cur, nxt;
-
-		if (w >= r->upto) {
-			/* Done when no old process is left draining. */
-			for (int p = 0; p < NSLOTS; p++)
-				if (m->procs[p].pid > 0 && !m->procs[p].active)
-					return;
-			m->shm->nworkers = (uint32_t)m->cfg->workers;
-			reload_finish(m, 1, NULL);
-			return;
-		}
-		cur = (int)(2 * w + m->shm->active[w]);
-		nxt = (int)(2 * w + (1 - m->shm->active[w]));
-		if (w >= (uint32_t)m->cfg->workers) {	/* fewer workers now */
-			retire_proc(m, cur);
-			r->stopped++;
-			r->next++;
-			continue;
-		}
-		if (w >= r->old_n) {			/* more workers now */
-			if (m->procs[cur].pid > 0) {	/* draining since it was removed */
-				__atomic_store_n(&m->shm->active[w], (uint8_t)(nxt & 1), __ATOMIC_RELAXED);
-				cur = nxt;
-			}
-			if (m->procs[cur].pid > 0)
-				return;			/* both halves still draining */
-			spawn(m, cur);
-			m->shm->nworkers = w + 1;
-			r->started++;
-			r->next++;
-			continue;
-		}
-		if (!r->starting) {
-			if (m->procs[nxt].pid > 0) {	/* still draining from a reload before */
-				return;
-			}
-			spawn(m, nxt);
-			r->starting = 1;
-			r->deadline_ms = now + ready_timeout_ms(m);
-			return;
-		}
-		if (stats_slot_ready(&m->shm->slot[nxt], NULL)) {
-			__atomic_store_n(&m->shm->active[w], (uint8_t)(nxt & 1), __ATOMIC_RELAXED);
-			retire_proc(m, cur);
-			log_info("reload: worker %u: new process %ld ready, old process %ld draining", w,
-			    (long)m->procs[nxt].pid, (long)m->procs[cur].pid);
-			r->replaced++;
-			r->starting = 0;
-			r->next++;
-			continue;
-		}
-		if (m->procs[nxt].pid == 0 || now >= r->deadline_ms) {
-			char why[512], reason[160] = "";
-
-			for (int k = 0; k < REASON_COUNT; k++)
-				if (stats_reason_get(&m->shm->slot[nxt].reason[k], reason, sizeof(reason)) > 0)
-					break;
-			snprintf(why, sizeof(why), "worker %u: the new process %s%s%s; the old one "
-			    "keeps running and the workers after it were not replaced", w,
-			    m->procs[nxt].pid == 0 ? "exited before it was ready" :
-			    "was not ready in time", reason[0] ? ": " : "", reason);
-			retire_proc(m, nxt);
-			free(m->last_errors);
-			m->last_errors = strdup(why);
-			m->shm->nworkers = r->old_n > (uint32_t)m->cfg->workers ?
-			    (uint32_t)m->cfg->workers : r->old_n;
-			reload_finish(m, 0, why);
-			return;
-		}
-		return;
-	}
-}
-
-/* ----------------------------------------------------------- control */
 
 static uint64_t
 consumed(const struct master *m, uint32_t w)
@@ -687,24 +339,24 @@ on_control(void *arg, struct control_client *cl, enum control_cmd cmd, const cha
 				buf[strcspn(buf, "\n")] = '\0';
 			else if (len > 0 && buf[len - 1] == '\n')
 				buf[len - 1] = '\0';
-			answer(cl, buf);
+			master_answer(cl, buf);
 		}
 		free(buf);
 		return;
 	case CTL_RELOAD:
 		if (m->stopping) {
-			answer(cl, "{\"ok\":false,\"error\":\"stopping\"}");
+			master_answer(cl, "{\"ok\":false,\"error\":\"stopping\"}");
 			return;
 		}
 		if (m->rl.on) {
-			answer(cl, "{\"ok\":false,\"error\":\"a reload is in progress; try again when "
+			master_answer(cl, "{\"ok\":false,\"error\":\"a reload is in progress; try again when "
 			    "it has finished\"}");
 			return;
 		}
 		log_info("reload requested on the control socket");
 		if (reload_start(m) < 0) {
 			buf = reload_reply(m, 0, "the new configuration is invalid; nothing changed");
-			answer(cl, buf);
+			master_answer(cl, buf);
 			free(buf);
 			return;
 		}
@@ -714,31 +366,31 @@ on_control(void *arg, struct control_client *cl, enum control_cmd cmd, const cha
 			return;
 		}
 		buf = reload_reply(m, 1, NULL);
-		answer(cl, buf);
+		master_answer(cl, buf);
 		free(buf);
 		reload_step(m, mono_ms());
 		return;
 	case CTL_PAUSE:
 	case CTL_RESUME:
 		set_paused(m, cmd == CTL_PAUSE);
-		answer(cl, cmd == CTL_PAUSE ? "{\"ok\":true,\"paused\":true}" :
+		master_answer(cl, cmd == CTL_PAUSE ? "{\"ok\":true,\"paused\":true}" :
 		    "{\"ok\":true,\"paused\":false}");
 		return;
 	case CTL_STOP:
 		sig_stop = 1;
-		answer(cl, "{\"ok\":true,\"stopping\":true}");
+		master_answer(cl, "{\"ok\":true,\"stopping\":true}");
 		return;
 	case CTL_LOG_REOPEN:
 		master_request_log_reopen();
-		answer(cl, "{\"ok\":true}");
+		master_answer(cl, "{\"ok\":true}");
 		return;
 	case CTL_VERSION:
-		answer(cl, "{\"ok\":true,\"version\":\"" PACKAGE_VERSION "\"}");
+		master_answer(cl, "{\"ok\":true,\"version\":\"" PACKAGE_VERSION "\"}");
 		return;
 	case CTL_COUNT:
 		break;
 	}
-	answer(cl, "{\"ok\":false,\"error\":\"internal error\"}");
+	master_answer(cl, "{\"ok\":false,\"error\":\"internal error\"}");
 }
 
 /* -------------------------------------------------------------- loop */
@@ -772,7 +424,7 @@ supervise(struct master *m, uint64_t now)
 			uint64_t hb;
 
 			if (pr->pid == 0 && pr->active && now >= pr->restart_at_ms) {
-				spawn(m, p);
+				master_spawn(m, p);
 				continue;
 			}
 			hb = __atomic_load_n(&m->shm->slot[p].heartbeat_ms, __ATOMIC_RELAXED);
@@ -828,7 +480,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 	}
 	log_info("starting %d workers: queue %s -> topic %s", n, m.route.queue, m.route.topic);
 	for (int w = 0; w < n; w++)
-		spawn(&m, 2 * w);
+		master_spawn(&m, 2 * w);
 
 	for (;;) {
 		struct pollfd pfd[2 + 17];
