@@ -64,6 +64,7 @@ struct amqp_source {
 	int stopped;		/* cancelled for good: never consume again */
 	int paused;		/* consuming suspended (breaker open) */
 	int consuming;		/* basic.consume sent and not cancelled */
+	int cancels;		/* basic.cancel sent, cancel-ok not yet read */
 	uint64_t generation;
 	uint64_t connects;
 	uint64_t next_connect_ms;
@@ -180,6 +181,7 @@ disconnect(struct amqp_source *a, const char *why)
 		log_warn("amqp_source: connection lost: %s", why);
 	amqp_destroy_connection(a->conn);
 	a->conn = NULL;
+	a->cancels = 0;
 	set_up(a, 0);
 	a->rx = RX_METHOD;
 	a->rx_slot = NULL;
@@ -536,6 +538,9 @@ handle_frame(struct amqp_source *a, amqp_frame_t *f)
 			disconnect(a, "the broker cancelled the consumer (queue deleted?)");
 			return -1;
 		case AMQP_BASIC_CANCEL_OK_METHOD:
+			if (a->cancels > 0)
+				a->cancels--;
+			return 0;
 		case AMQP_BASIC_CONSUME_OK_METHOD:
 			return 0;
 		case AMQP_CONNECTION_CLOSE_METHOD:
@@ -787,10 +792,17 @@ send_cancel(struct amqp_source *a)
 	amqp_basic_cancel_t req;
 
 	a->consuming = 0;
+	a->cancels++;
 	req.consumer_tag = amqp_cstring_bytes(a->consumer_tag);
 	req.nowait = 0;
 	if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CANCEL_METHOD, &req) != AMQP_STATUS_OK)
 		disconnect(a, "basic.cancel failed");
+}
+
+int
+amqp_source_cancelling(const struct amqp_source *a)
+{
+	return a->conn != NULL && a->cancels > 0;
 }
 
 void

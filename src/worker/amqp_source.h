@@ -82,6 +82,12 @@ int amqp_props_clone(amqp_basic_properties_t *dst, const amqp_basic_properties_t
 /* Stops consuming (basic.cancel) for a graceful stop, for good. */
 void amqp_source_cancel(struct amqp_source *a);
 /*
+ * A basic.cancel is not answered yet: deliveries sent before it may
+ * still arrive. A stopping worker waits for the answer, so that none of
+ * them is left unread (and redelivered) when it exits.
+ */
+int amqp_source_cancelling(const struct amqp_source *a);
+/*
  * Suspends (basic.cancel) or resumes (basic.consume) consuming, now and
  * across reconnects; deliveries already received are unaffected.
  */

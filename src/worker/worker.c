@@ -107,12 +107,17 @@ busy(const struct worker *w)
 {
 	if (w->kafka != NULL && kafka_sink_outq(w->kafka) > 0)
 		return 1;
+	/* Deliveries sent before the consumer was cancelled may still arrive. */
+	if (w->amqp != NULL && amqp_source_cancelling(w->amqp))
+		return 1;
 	/* Done-marks of acked deliveries may still be on their way. */
 	if (w->redis != NULL && redis_claim_pending(w->redis) > 0)
 		return 1;
 	for (size_t i = 0; i < w->pool.n; i++) {
 		switch (w->pool.all[i]->state) {
 		case SLOT_CLAIM_WAIT:
+		case SLOT_CLAIM_QUEUED:
+		case SLOT_RETRY_WAIT:
 			/*
 			 * A copy whose event another consumer is relaying is
 			 * rechecked until that one is done, then acked as a
@@ -120,6 +125,9 @@ busy(const struct worker *w)
 			 * over the live claim (a redelivery treats a claim
 			 * held elsewhere as lost) and the event would reach
 			 * Kafka twice: every reload stops workers this way.
+			 * The same holds for a delivery whose claim is not
+			 * sent yet (CLAIM_QUEUED) or that waits to be produced
+			 * again (RETRY_WAIT): finish it, do not abandon it.
 			 */
 			if (!w->pool.all[i]->stale)
 				return 1;
