@@ -36,7 +36,8 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
-#include <amqp_tcp_socket.h>
+
+#include "ctl/amqp_client.h"
 
 static const amqp_channel_t CHANNEL = 1;
 
@@ -97,80 +98,26 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void check_reply(amqp_rpc_reply_t r, const char *what)
+static amqp_connection_state_t connect_broker(const struct options *o, struct amqp_client *cl)
 {
-	switch (r.reply_type) {
-	case AMQP_RESPONSE_NORMAL:
-		return;
-	case AMQP_RESPONSE_NONE:
-		die("%s: missing RPC reply", what);
-	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-		die("%s: %s", what, amqp_error_string2(r.library_error));
-	case AMQP_RESPONSE_SERVER_EXCEPTION:
-		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-			amqp_connection_close_t *m = r.reply.decoded;
-
-			die("%s: connection closed by broker: %u %.*s", what,
-			    m->reply_code, (int)m->reply_text.len,
-			    (char *)m->reply_text.bytes);
-		}
-		if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-			amqp_channel_close_t *m = r.reply.decoded;
-
-			die("%s: channel closed by broker: %u %.*s", what,
-			    m->reply_code, (int)m->reply_text.len,
-			    (char *)m->reply_text.bytes);
-		}
-		die("%s: unexpected server method 0x%08x", what, r.reply.id);
-	}
-	die("%s: unknown reply type", what);
-}
-
-static amqp_connection_state_t connect_broker(const struct options *o)
-{
-	struct amqp_connection_info ci;
-	struct timeval tmo = { 10, 0 };
-	amqp_connection_state_t conn;
-	amqp_socket_t *sock;
-	char *url;
-	int rc;
-
-	url = strdup(o->url);
-	if (!url)
-		die("out of memory");
-	amqp_default_connection_info(&ci);
-	if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK)
-		die("bad URL %s", o->url);
-	if (ci.ssl)
-		die("amqps URLs are not supported");
-	conn = amqp_new_connection();
-	sock = amqp_tcp_socket_new(conn);
-	if (!sock)
-		die("amqp_tcp_socket_new failed");
-	rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tmo);
-	if (rc != AMQP_STATUS_OK)
-		die("connect %s:%d: %s", ci.host, ci.port, amqp_error_string2(rc));
-	/* No heartbeats: nothing to service but deliveries. */
-	check_reply(amqp_login(conn, ci.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
-			       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password),
-		    "login");
-	amqp_channel_open(conn, CHANNEL);
-	check_reply(amqp_get_rpc_reply(conn), "channel.open");
-	amqp_basic_qos(conn, CHANNEL, 0, (uint16_t)o->prefetch, 0);
-	check_reply(amqp_get_rpc_reply(conn), "basic.qos");
-	amqp_basic_consume(conn, CHANNEL, amqp_cstring_bytes(o->queue),
+	amqp_client_init(cl, 0);
+	if (amqp_client_connect_str(cl, o->url) < 0 ||
+	    amqp_client_channel_open(cl, CHANNEL) < 0)
+		die("%s", cl->err);
+	amqp_basic_qos(cl->conn, CHANNEL, 0, (uint16_t)o->prefetch, 0);
+	if (amqp_client_reply(cl, amqp_get_rpc_reply(cl->conn), "basic.qos") < 0)
+		die("%s", cl->err);
+	amqp_basic_consume(cl->conn, CHANNEL, amqp_cstring_bytes(o->queue),
 			   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-	check_reply(amqp_get_rpc_reply(conn), "basic.consume");
-	free(url);
-	return conn;
+	if (amqp_client_reply(cl, amqp_get_rpc_reply(cl->conn), "basic.consume") < 0)
+		die("%s", cl->err);
+	return cl->conn;
 }
 
-static void ack_upto(amqp_connection_state_t conn, uint64_t tag)
+static void ack_upto(struct amqp_client *cl, uint64_t tag)
 {
-	int rc = amqp_basic_ack(conn, CHANNEL, tag, 1);
-
-	if (rc != AMQP_STATUS_OK)
-		die("basic.ack: %s", amqp_error_string2(rc));
+	if (amqp_client_ack(cl, CHANNEL, tag, 1) < 0)
+		die("%s", cl->err);
 }
 
 /* A method frame other than basic.deliver: only a close or a cancel matters. */
@@ -208,6 +155,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = { .count = 0, .prefetch = 1000, .idle_timeout_s = 60 };
+	struct amqp_client cl;
 	amqp_connection_state_t conn;
 	struct timeval idle;
 	uint64_t tag = 0, last_acked = 0;
@@ -233,7 +181,7 @@ int main(int argc, char **argv)
 	ack_every = o.prefetch / 2 > 0 ? o.prefetch / 2 : 1;
 	ack_dry = o.prefetch / 8 > 0 ? o.prefetch / 8 : 1;
 
-	conn = connect_broker(&o);
+	conn = connect_broker(&o, &cl);
 	while (received < o.count) {
 		amqp_frame_t f;
 		int rc;
@@ -248,7 +196,7 @@ int main(int argc, char **argv)
 		if (unacked > 0 && !amqp_frames_enqueued(conn) &&
 		    !amqp_data_in_buffer(conn)) {
 			if (unacked >= ack_dry) {
-				ack_upto(conn, last_acked = tag);
+				ack_upto(&cl, last_acked = tag);
 				unacked = 0;
 			} else {
 				short_wait = true;
@@ -259,7 +207,7 @@ int main(int argc, char **argv)
 		idle.tv_usec = short_wait ? 10000 : 0;
 		rc = amqp_simple_wait_frame_noblock(conn, &f, &idle);
 		if (rc == AMQP_STATUS_TIMEOUT && short_wait) {
-			ack_upto(conn, last_acked = tag);
+			ack_upto(&cl, last_acked = tag);
 			unacked = 0;
 			continue;
 		}
@@ -302,20 +250,17 @@ int main(int argc, char **argv)
 		in_message = false;
 		received++;
 		if (++unacked >= ack_every) {
-			ack_upto(conn, last_acked = tag);
+			ack_upto(&cl, last_acked = tag);
 			unacked = 0;
 		}
 	}
 	if (tag != last_acked)
-		ack_upto(conn, tag);
+		ack_upto(&cl, tag);
 	t_last = now_s();
 
 	/* Deliveries beyond COUNT (prefetched, unacked) go back to the queue. */
-	check_reply(amqp_channel_close(conn, CHANNEL, AMQP_REPLY_SUCCESS),
-		    "channel.close");
-	check_reply(amqp_connection_close(conn, AMQP_REPLY_SUCCESS),
-		    "connection.close");
-	amqp_destroy_connection(conn);
+	if (amqp_client_close(&cl, CHANNEL) < 0)
+		die("%s", cl.err);
 
 	printf("bare_consumer msgs=%ld seconds=%.3f rate=%.0f\n", received,
 	       t_last - t_first,

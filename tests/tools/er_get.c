@@ -9,24 +9,16 @@
  * tests only send bodies without tabs or newlines. Exit 0, or 1 on a
  * broker error.
  */
+#include "autoconf.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <amqp.h>
-#include <amqp_tcp_socket.h>
 
-static int
-rpc_ok(amqp_rpc_reply_t r, const char *what)
-{
-	if (r.reply_type == AMQP_RESPONSE_NORMAL)
-		return 1;
-	fprintf(stderr, "er-get: %s failed (reply type %d, library error %s)\n", what,
-	    (int)r.reply_type, amqp_error_string2(r.library_error));
-	return 0;
-}
+#include "ctl/amqp_client.h"
 
 static void
 print_headers(const amqp_basic_properties_t *p)
@@ -61,12 +53,9 @@ int
 main(int argc, char **argv)
 {
 	const char *url = NULL, *queue = NULL;
-	struct amqp_connection_info ci;
-	amqp_connection_state_t conn;
-	amqp_socket_t *sock;
-	char *urlbuf;
+	struct amqp_client cl;
 	long max = -1, n = 0;
-	int c;
+	int c, rc;
 
 	while ((c = getopt(argc, argv, "u:q:n:")) != -1) {
 		switch (c) {
@@ -78,45 +67,29 @@ main(int argc, char **argv)
 	}
 	if (url == NULL || queue == NULL)
 		goto usage;
-	urlbuf = strdup(url);
-	if (urlbuf == NULL || amqp_parse_url(urlbuf, &ci) != AMQP_STATUS_OK) {
-		fprintf(stderr, "er-get: bad URL\n");
-		return 1;
-	}
-	conn = amqp_new_connection();
-	sock = amqp_tcp_socket_new(conn);
-	if (sock == NULL || amqp_socket_open(sock, ci.host, ci.port) != AMQP_STATUS_OK) {
-		fprintf(stderr, "er-get: cannot connect to %s:%d\n", ci.host, ci.port);
-		return 1;
-	}
-	if (!rpc_ok(amqp_login(conn, ci.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user,
-	    ci.password), "login"))
-		return 1;
-	amqp_channel_open(conn, 1);
-	if (!rpc_ok(amqp_get_rpc_reply(conn), "channel.open"))
-		return 1;
+	amqp_client_init(&cl, 0);
+	if (amqp_client_connect_str(&cl, url) < 0 || amqp_client_channel_open(&cl, 1) < 0)
+		goto fail;
 	while (max < 0 || n < max) {
-		amqp_rpc_reply_t r = amqp_basic_get(conn, 1, amqp_cstring_bytes(queue), 1);
-		amqp_message_t msg;
+		struct amqp_client_msg msg;
 
-		if (!rpc_ok(r, "basic.get"))
-			return 1;
-		if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+		rc = amqp_client_get(&cl, 1, queue, 1, &msg);
+		if (rc < 0)
+			goto fail;
+		if (rc == 0)
 			break;
-		if (!rpc_ok(amqp_read_message(conn, 1, &msg, 0), "read message"))
-			return 1;
-		printf("%.*s\t", (int)msg.body.len, (const char *)msg.body.bytes);
-		print_headers(&msg.properties);
+		printf("%.*s\t", (int)msg.m.body.len, (const char *)msg.m.body.bytes);
+		print_headers(&msg.m.properties);
 		putchar('\n');
-		amqp_destroy_message(&msg);
-		amqp_maybe_release_buffers(conn);
+		amqp_client_msg_free(&cl, &msg);
 		n++;
 	}
-	amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
-	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-	amqp_destroy_connection(conn);
-	free(urlbuf);
+	(void)amqp_client_close(&cl, 1);	/* everything is printed: nothing to report */
 	return 0;
+fail:
+	fprintf(stderr, "er-get: %s\n", cl.err);
+	amqp_client_destroy(&cl);
+	return 1;
 usage:
 	fprintf(stderr, "usage: er-get -u URL -q QUEUE [-n MAX]\n");
 	return 2;
