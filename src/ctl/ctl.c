@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/route.h"
 #include "ctl/daemon_io.h"
+#include "ctl/dlq.h"
 
 #define EX_DONE 0
 #define EX_FAILED 1
@@ -35,6 +36,7 @@
 struct ctl {
 	struct er_config cfg;
 	const char *path;	/* NULL: no file */
+	int nerr;		/* errors in the configuration */
 	int json;
 };
 
@@ -74,6 +76,7 @@ usage(FILE *out)
 	for (size_t i = 0; i < sizeof(local_cmds) / sizeof(local_cmds[0]); i++)
 		fprintf(out, "  %-12s %s%s%s\n", local_cmds[i].name, local_cmds[i].args,
 		    local_cmds[i].args[0] != '\0' ? "  " : "", local_cmds[i].help);
+	ctl_dlq_usage(out);
 	fputs("exit status: 0 done, 1 failed, 2 usage, 3 daemon not running or not reachable\n",
 	    out);
 }
@@ -93,7 +96,7 @@ load_config(struct ctl *c, const char *given)
 		fprintf(stderr, "event-relayctl: /dev/null: %s\n", strerror(errno));
 		return -1;
 	}
-	config_load(&c->cfg, c->path, NULL, devnull);
+	c->nerr = config_load(&c->cfg, c->path, NULL, devnull);
 	fclose(devnull);
 	if (c->cfg.control_socket == NULL || c->cfg.metrics_listen == NULL) {
 		fprintf(stderr, "event-relayctl: out of memory\n");
@@ -314,6 +317,35 @@ cmd_top(struct ctl *c, int argc, char **argv)
 	return EX_DONE;
 }
 
+/*
+ * The dead-letter commands talk to RabbitMQ itself with the settings of
+ * the file: unlike the daemon's commands, they need all of it right.
+ */
+static int
+cmd_dlq(struct ctl *c, const char *given, int argc, char **argv)
+{
+	struct route r;
+	struct er_config again;
+	int rc;
+
+	if (c->nerr > 0) {
+		memset(&again, 0, sizeof(again));
+		config_load(&again, c->path, NULL, stderr);
+		config_free(&again);
+		fprintf(stderr, "event-relayctl: %s: %d error%s in the configuration\n",
+		    c->path != NULL ? c->path : given != NULL ? given : "environment", c->nerr,
+		    c->nerr == 1 ? "" : "s");
+		return EX_FAILED;
+	}
+	if (route_implicit(&r, &c->cfg) != 0) {
+		fprintf(stderr, "event-relayctl: out of memory\n");
+		return EX_FAILED;
+	}
+	rc = ctl_dlq(&c->cfg, r.queue, r.dlq, argc - 1, argv + 1, c->json);
+	route_free(&r);
+	return rc;
+}
+
 /* event-relayd -t, from the directory of this program first. */
 static int
 cmd_check_config(const char *given)
@@ -409,6 +441,8 @@ main(int argc, char **argv)
 		rc = cmd_top(&c, argc, argv);
 	} else if (strcmp(cmd, "reload") == 0) {
 		rc = cmd_reload(&c, argc, argv);
+	} else if (strcmp(cmd, "dlq") == 0) {
+		rc = cmd_dlq(&c, given, argc, argv);
 	} else {
 		rc = -1;
 		for (size_t i = 0; i < sizeof(daemon_cmds) / sizeof(daemon_cmds[0]); i++) {
