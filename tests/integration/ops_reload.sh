@@ -33,8 +33,9 @@ sed 's/^/    /' <<<"$out" >&2
 ((after < 22020)) || h_log "note: the queue was drained before the reload ended"
 grep -q '^reloaded: generation 2, 2 workers replaced, 1 started, 0 stopped' <<<"$out" ||
 	h_fail "unexpected reload output: $out"
-grep -q '^  workers$' <<<"$out" && grep -q '^  rabbitmq.prefetch$' <<<"$out" ||
+if ! grep -q '^  workers$' <<<"$out" || ! grep -q '^  rabbitmq.prefetch$' <<<"$out"; then
 	h_fail "the changed settings are not listed: $out"
+fi
 for pid in $old_pids; do
 	kill -0 "$pid" 2>/dev/null && h_fail "worker $pid of generation 1 still alive after reload --wait"
 done
