@@ -54,6 +54,8 @@ echo "==> $METRICS_URL/metrics (totals):"
 curl -s "$METRICS_URL/metrics" | grep -E '^event_relay_(consumed|published|duplicates|acked|in_flight|dead_lettered)' |
 	grep -v ' 0$' | sed 's/^/  /'
 echo "==> $METRICS_URL/ready: $(curl -s "$METRICS_URL/ready")"
+echo "==> event-relayctl status"
+relayctl status | sed 's/^/  /'
 
 if ((keep)); then
 	echo "==> running; press Ctrl-C to stop everything"
