@@ -96,7 +96,7 @@ _deb_dpkg() {
 	for ((i = 0; i < 300; i++)); do
 		rc=0
 		dpkg "$@" </dev/null 2>"$HARNESS_TMP/dpkg.err" || rc=$?
-		if ((rc != 0)) && grep -q 'lock' "$HARNESS_TMP/dpkg.err"; then
+		if ((rc != 0)) && grep -q 'locked by another process' "$HARNESS_TMP/dpkg.err"; then
 			sleep 1 # another dpkg runs: its duration, not a condition we can poll
 			continue
 		fi
@@ -171,6 +171,10 @@ getent group event-relay >/dev/null || h_fail "no group event-relay"
 [[ $(stat -c '%U:%G %a' /var/log/event-relay) == "event-relay:adm 2750" ]] ||
 	h_fail "/var/log/event-relay is $(stat -c '%U:%G %a' /var/log/event-relay)"
 [[ -d /etc/event-relay/routes.d ]] || h_fail "no /etc/event-relay/routes.d"
+# Enabled for both init systems (update-rc.d read the LSB header).
+ls /etc/rc2.d/S??event-relay >/dev/null 2>&1 || h_fail "no /etc/rc2.d link: $(ls /etc/rc2.d)"
+[[ -L /etc/systemd/system/multi-user.target.wants/event-relay.service ]] ||
+	h_fail "event-relay.service is not enabled"
 # Not started on installation: it would wait for servers it cannot know.
 rc=0
 "$INIT" status >/dev/null 2>&1 || rc=$?
