@@ -4,14 +4,15 @@
 # RabbitMQ and Redis servers (started privately by the tests, never as
 # system services), kcat, promtool (package prometheus), curl, mandoc,
 # jq (ops_log_reopen checks the JSON log with it), and for the packaging
-# tests debhelper, lintian, systemd (systemd-analyze) and logrotate.
+# tests debhelper, lintian, systemd (systemd-analyze), systemd-container
+# (systemd-nspawn runs the unit under systemd) and logrotate.
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
   librabbitmq-dev librdkafka-dev libhiredis-dev libconfig-dev libyaml-dev
   libmicrohttpd-dev libcriterion-dev
   rabbitmq-server redis-server kcat prometheus curl mandoc jq
-  debhelper lintian systemd logrotate"
+  debhelper lintian systemd systemd-container logrotate"
 
 if [ "$(id -u)" -eq 0 ]; then
 	SUDO=

@@ -15,6 +15,10 @@
 # operator's file and leaves the new one as .dpkg-dist), stop, a start
 # that a broken configuration fails, and dpkg --purge: user, group,
 # configuration, statoverride, log and run directories and pid file gone.
+# Then the same package in a container that boots this machine's system
+# under systemd (systemd-nspawn): systemctl start (Type=notify), 300 more
+# events, systemctl reload, WATCHDOG=1, systemctl stop with status 0, and
+# all 1000 events in Kafka exactly once.
 #
 # Root only, on a machine where event-relay is not installed (it fails
 # rather than purge someone's installation). Whether it passes or fails,
@@ -47,7 +51,8 @@ LOGFILE=/var/log/event-relay/event-relay.log
 t0=$SECONDS
 
 [[ $(id -u) == 0 ]] || h_skip "deb.sh installs a package: run it as root"
-harness_require dpkg-buildpackage lintian systemd-analyze logrotate kcat curl jq
+harness_require dpkg-buildpackage lintian systemd-analyze systemd-nspawn nsenter logrotate \
+	kcat curl jq
 [[ -x $ER_PUBLISH && -x $KAFKA_MOCK ]] ||
 	h_skip "test tools not built in $ER_BUILDDIR (make check TESTS= builds them)"
 if dpkg-query -W -f '${db:Status-Status}' "$PKG" 2>/dev/null | grep -qv '^not-installed$'; then
@@ -86,6 +91,7 @@ _deb_cleanup() {
 		_deb_dpkg --purge "$PKG" >/dev/null 2>&1 ||
 			echo "deb.sh: dpkg --purge $PKG failed" >&2
 	fi
+	_deb_container_stop
 	return "$rc"
 }
 
@@ -105,6 +111,57 @@ _deb_dpkg() {
 	done
 	cat "$HARNESS_TMP/dpkg.err" >&2
 	return 1
+}
+
+# ------------------------------------------------ a systemd container
+#
+# systemd is not this machine's init. To run the unit under systemd, the
+# machine's own system boots in a container: systemd-nspawn on an
+# overlay of / (what the container writes stays under HARNESS_TMP), on
+# the host's network so that the test servers are reachable, up to
+# sysinit.target only, so that none of the machine's other services
+# starts in it.
+
+DEB_NSPAWN_PID='' DEB_CINIT='' DEB_OVERLAY=''
+
+_deb_container_start() {
+	local d=$HARNESS_TMP/nspawn
+	mkdir -p "$d/upper" "$d/work" "$d/root"
+	mount -t overlay overlay -o "lowerdir=/,upperdir=$d/upper,workdir=$d/work" "$d/root" ||
+		h_fail "cannot mount an overlay of / for the container"
+	DEB_OVERLAY=$d/root
+	harness_spawn nspawn systemd-nspawn --register=no --keep-unit -D "$d/root" \
+		--machine=er-deb-test --console=read-only --bind-ro="$HARNESS_TMP/deb:/mnt/deb" \
+		-b -- systemd.unit=sysinit.target
+	DEB_NSPAWN_PID=$HARNESS_PID
+	wait_for --deadline 90 _deb_container_up ||
+		h_fail "the container did not boot: $(tail -n 20 "$HARNESS_TMP/nspawn.log")"
+}
+
+# The container's init is systemd-nspawn's child.
+_deb_container_up() {
+	DEB_CINIT=$(ps -o pid= --ppid "$DEB_NSPAWN_PID" | head -n 1 | tr -d ' ')
+	[[ -n $DEB_CINIT ]] && in_container systemctl is-active --quiet sysinit.target
+}
+
+# in_container CMD...: CMD inside the container (its mounts and pids).
+in_container() {
+	nsenter -t "$DEB_CINIT" -m -u -i -p -- "$@"
+}
+
+# TERM makes systemd-nspawn shut the container down (the service too).
+_deb_container_stop() {
+	if [[ -n $DEB_NSPAWN_PID ]]; then
+		if [[ -n $DEB_CINIT ]]; then
+			in_container journalctl -u event-relay --no-pager >"$HARNESS_TMP/journal.log" 2>&1
+		fi
+		harness_stop_pid "$DEB_NSPAWN_PID" 60 || true
+		DEB_NSPAWN_PID='' DEB_CINIT=''
+	fi
+	if [[ -n $DEB_OVERLAY ]]; then
+		umount "$DEB_OVERLAY" || umount -l "$DEB_OVERLAY"
+		DEB_OVERLAY=''
+	fi
 }
 
 harness_init
@@ -314,5 +371,60 @@ for f in /etc/event-relay /etc/default/event-relay "$INIT" /var/log/event-relay 
 done
 ! ls /etc/rc?.d/*event-relay >/dev/null 2>&1 || h_fail "rc.d links left after purge"
 ! dpkg-statoverride --list "$CONF" >/dev/null || h_fail "statoverride of $CONF left after purge"
+
+# ----------------------------------------------- the unit under systemd
+
+t=$SECONDS
+_deb_container_start
+h_log "container with systemd $(in_container systemctl --version | awk 'NR == 1 { print $2 }')" \
+	"up in $((SECONDS - t)) s"
+in_container dpkg -i "/mnt/deb/${deb##*/}" </dev/null >"$HARNESS_TMP/container-install.log" 2>&1 ||
+	h_fail "dpkg -i in the container: $(cat "$HARNESS_TMP/container-install.log")"
+port=$(free_port)
+METRICS_URL=http://127.0.0.1:$port
+in_container sh -c "cat >$CONF" <<CONF
+workers = 2;
+rabbitmq = { url = "$AMQP_URL"; queue = "events"; prefetch = 100; };
+kafka = { brokers = "$KAFKA_BROKERS"; topic = "events"; };
+redis = { address = "$REDIS_ADDR"; };
+metrics = { listen = "127.0.0.1:$port"; };
+CONF
+# Type=notify: start returns once the master has sent READY=1.
+timeout 120 nsenter -t "$DEB_CINIT" -m -u -i -p -- systemctl start event-relay ||
+	h_fail "systemctl start event-relay failed"
+curl -sf -o /dev/null "$METRICS_URL/ready" || h_fail "started before /ready said so"
+show() {
+	in_container systemctl show -p "$1" --value event-relay
+}
+[[ $(show StatusText) == relaying:* ]] || h_fail "STATUS=: $(show StatusText)"
+main=$(show MainPID)
+[[ $(in_container ps -o user= -p "$main") == event-relay ]] ||
+	h_fail "the master does not run as event-relay"
+watchdog=$(show WatchdogTimestampMonotonic)
+
+"$ER_PUBLISH" -u "$AMQP_URL" -q events -s 701 -n 300 --persistent --expected "$HARNESS_TMP/exp3"
+wait_metric event_relay_acked_total '>=' 300 60
+in_container sed -i 's/^workers = 2;/workers = 3;/' "$CONF"
+timeout 120 nsenter -t "$DEB_CINIT" -m -u -i -p -- systemctl reload event-relay ||
+	h_fail "systemctl reload event-relay failed"
+st=$(curl -sf "$METRICS_URL/status" | jq -c '[.generation, .workers_configured]')
+[[ $st == "[2,3]" ]] || h_fail "after systemctl reload: [generation, workers] = $st, want [2,3]"
+wait_queue_empty events 60 || h_fail "queue not drained: $(queue_counts events)"
+# WATCHDOG=1 comes every 15 s (WatchdogSec=30).
+_watchdog_moved() {
+	[[ $(show WatchdogTimestampMonotonic) != "$watchdog" ]]
+}
+wait_for --deadline 20 _watchdog_moved || h_fail "no WATCHDOG=1 from the master"
+in_container systemctl stop event-relay || h_fail "systemctl stop event-relay failed"
+[[ $(show Result) == success && $(show ExecMainStatus) == 0 && $(show NRestarts) == 0 ]] ||
+	h_fail "after stop: Result=$(show Result) ExecMainStatus=$(show ExecMainStatus)" \
+		"NRestarts=$(show NRestarts)"
+LC_ALL=C sort "$HARNESS_TMP/exp" "$HARNESS_TMP/exp3" >"$HARNESS_TMP/exp-all"
+"$READ_TOPIC" "$KAFKA_BROKERS" events "$HARNESS_TMP/got-all"
+check_exactly_once "$HARNESS_TMP/exp-all" "$HARNESS_TMP/got-all"
+[[ $(queue_counts events) == "0 0" ]] || h_fail "events left in the queue: $(queue_counts events)"
+h_log "under systemd (the sandboxed unit): READY=1, WATCHDOG=1, reload, stop with status 0;" \
+	"1000 events in Kafka exactly once"
+_deb_container_stop
 
 h_log "deb.sh: passed in $((SECONDS - t0)) s"
