@@ -4,7 +4,8 @@
 # build: once with warnings as errors (-Wall -Wextra -Werror), once more
 # with AddressSanitizer and UBSan. Unit tests use Criterion; integration
 # tests start private RabbitMQ and Redis servers and librdkafka's mock
-# cluster on 127.0.0.1 (never a system service).
+# cluster on 127.0.0.1 (never a system service). Then the packaging
+# tests (tests/packaging/run.sh) build, install and run the packages.
 #
 # Usage: tests/run-suite.sh     (from anywhere; builds under ./build*)
 set -euo pipefail
@@ -43,4 +44,6 @@ echo "==== build 2: AddressSanitizer + UBSan"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	run_build build-asan --enable-werror --enable-sanitizers
-echo "run-suite: all tests passed in both builds in $((SECONDS - start)) s"
+echo "==== packaging tests"
+BUILDDIR="$top/build" "$top/tests/packaging/run.sh"
+echo "run-suite: all tests passed in both builds and the packaging tests in $((SECONDS - start)) s"
