@@ -3,13 +3,17 @@
 # its local demo on Debian 12: compilers and autotools, the libraries,
 # RabbitMQ and Redis servers (started privately by the tests, never as
 # system services), kcat, promtool (package prometheus), curl, mandoc and
-# jq (ops_log_reopen checks the JSON log with it).
+# jq (ops_log_reopen checks the JSON log with it); for the packaging tests
+# (tests/packaging): rpm (rpmbuild), podman, runc and mmdebstrap (the
+# container image), yamllint, unzip and npm (helm and kubectl come from
+# an npm package).
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
   librabbitmq-dev librdkafka-dev libhiredis-dev libconfig-dev libyaml-dev
   libmicrohttpd-dev libcriterion-dev
-  rabbitmq-server redis-server kcat prometheus curl mandoc jq"
+  rabbitmq-server redis-server kcat prometheus curl mandoc jq
+  rpm podman runc mmdebstrap yamllint unzip"
 
 if [ "$(id -u)" -eq 0 ]; then
 	SUDO=
@@ -22,6 +26,8 @@ for p in $PACKAGES; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		missing="$missing $p"
 done
+# npm may come with a nodejs package from elsewhere (NodeSource's has it).
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"
 	exit 0
