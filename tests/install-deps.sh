@@ -4,7 +4,7 @@
 # RabbitMQ and Redis servers (started privately by the tests, never as
 # system services), kcat, promtool (package prometheus), curl, mandoc and
 # jq (ops_log_reopen checks the JSON log with it); for the packaging tests
-# (tests/packaging): rpm (rpmbuild), podman, runc and mmdebstrap (the
+# (tests/packaging): rpm (rpmbuild) and cpio, podman, runc and mmdebstrap (the
 # container image), yamllint, unzip and npm (helm and kubectl come from
 # an npm package).
 set -eu
@@ -13,7 +13,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
   librabbitmq-dev librdkafka-dev libhiredis-dev libconfig-dev libyaml-dev
   libmicrohttpd-dev libcriterion-dev
   rabbitmq-server redis-server kcat prometheus curl mandoc jq
-  rpm podman runc mmdebstrap yamllint unzip"
+  rpm cpio podman runc mmdebstrap yamllint unzip"
 
 if [ "$(id -u)" -eq 0 ]; then
 	SUDO=
