@@ -83,9 +83,11 @@ ctr_cleanup() {
 	done < <(awk -v d="$pmdir" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r)
 	rm -rf "$pmdir"
 }
-# harness_cleanup takes the test's status from $?: hand it on.
+# harness_cleanup takes the test's status from $?: hand it on (with
+# errexit off, or the non-zero status would end the trap right there).
 ctr_exit() {
 	local rc=$?
+	set +e
 	ctr_cleanup
 	(exit "$rc")
 	harness_cleanup
@@ -130,7 +132,7 @@ if [[ ! -s $rootfs ]]; then
 	mirror=$(debian_mirror | head -n 1)
 	[[ -n $mirror ]] || h_fail "no bookworm mirror found in /etc/apt/sources.list*"
 	h_log "mmdebstrap: Debian 12 minbase from $mirror"
-	mmdebstrap --quiet --variant=minbase bookworm "$rootfs.part" "$mirror" \
+	mmdebstrap --quiet --variant=minbase --format=tar bookworm "$rootfs.part" "$mirror" \
 		>"$tmp/mmdebstrap.log" 2>&1 || h_fail "mmdebstrap failed: $(tail -n 20 "$tmp/mmdebstrap.log")"
 	mv "$rootfs.part" "$rootfs"
 fi
