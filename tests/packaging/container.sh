@@ -71,6 +71,12 @@ pm() {
 		podman --root "$pmdir/graph" --runroot "$pmdir/run" "$@"
 }
 
+# podman build keeps a blob-info cache in /var/lib/containers/cache
+# whatever the storage, and runc its state in /run/runc: removed at the
+# end when this test made them.
+[[ -e /var/lib/containers ]] && made_varlib=0 || made_varlib=1
+[[ -e /run/runc ]] && made_runc=0 || made_runc=1
+
 # Remove every container and image of the private storage, then the
 # storage itself; runs before the harness stops the servers.
 ctr_cleanup() {
@@ -82,6 +88,13 @@ ctr_cleanup() {
 		umount -l "$m" 2>/dev/null || true
 	done < <(awk -v d="$pmdir" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r)
 	rm -rf "$pmdir"
+	if ((made_varlib)); then
+		rm -rf /var/lib/containers/cache
+		rmdir /var/lib/containers 2>/dev/null || true
+	fi
+	if ((made_runc)); then
+		rmdir /run/runc 2>/dev/null || true
+	fi
 }
 # harness_cleanup takes the test's status from $?: hand it on (with
 # errexit off, or the non-zero status would end the trap right there).
