@@ -23,6 +23,8 @@ t0=$SECONDS
 harness_init
 tmp=$HARNESS_TMP
 top=$tmp/rpmbuild
+# Debian's rpm keeps a database in ~/.rpmdb: this test's goes in $tmp.
+db=(--dbpath "$tmp/rpmdb")
 
 # ---------------------------------------------------------------- build
 
@@ -40,7 +42,7 @@ dir=$(basename "$tarball" .tar.gz)
 tar -xzOf "$tarball" "$dir/packaging/rpm/event-relay.spec" >"$top/SPECS/event-relay.spec" ||
 	h_fail "no packaging/rpm/event-relay.spec in $tarball"
 
-rpmbuild -bb --nodeps --define "_topdir $top" "$top/SPECS/event-relay.spec" \
+rpmbuild "${db[@]}" -bb --nodeps --define "_topdir $top" "$top/SPECS/event-relay.spec" \
 	>"$tmp/rpmbuild.log" 2>&1 || h_fail "rpmbuild failed: $(tail -n 30 "$tmp/rpmbuild.log")"
 rpmfile=$(find "$top/RPMS" -name 'event-relay-[0-9]*.rpm' | head -n 1)
 [[ -n $rpmfile ]] || h_fail "rpmbuild made no event-relay package: $(find "$top/RPMS")"
@@ -51,8 +53,8 @@ fi
 
 # ------------------------------------------------------------- contents
 
-libdir=$(rpm --eval '%{_libdir}')
-rpm -qlp "$rpmfile" >"$tmp/files"
+libdir=$(rpm "${db[@]}" --eval '%{_libdir}')
+rpm "${db[@]}" -qlp "$rpmfile" >"$tmp/files"
 want=(
 	/usr/sbin/event-relayd
 	/usr/sbin/event-relayctl
@@ -77,7 +79,7 @@ h_log "rpm -qlp: $(wc -l <"$tmp/files") paths, all ${#want[@]} expected ones pre
 
 # %config(noreplace) is the file flags "cn"; the file may hold passwords.
 # shellcheck disable=SC2016 # rpm query formats, not shell expansions
-rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]' \
+rpm "${db[@]}" -qp --qf '[%{FILEFLAGS:fflags} %{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]' \
 	"$rpmfile" >"$tmp/attrs"
 conf=$(awk '$4 == "/etc/event-relay/event-relay.conf"' "$tmp/attrs")
 [[ $conf == "cn -rw-r----- root:event-relay /etc/event-relay/event-relay.conf" ]] ||
@@ -90,7 +92,7 @@ h_log "config(noreplace): $(awk '$1 == "cn" { printf "%s ", $4 }' "$tmp/attrs")"
 
 # ----------------------------------------------------------- scriptlets
 
-rpm -qp --scripts "$rpmfile" >"$tmp/scripts"
+rpm "${db[@]}" -qp --scripts "$rpmfile" >"$tmp/scripts"
 if grep -n '%' "$tmp/scripts" >&2; then
 	h_fail "unexpanded macros (a % sign) in the scriptlets (above)"
 fi
