@@ -4,15 +4,19 @@
 # RabbitMQ and Redis servers (started privately by the tests, never as
 # system services), kcat, promtool (package prometheus), curl, mandoc,
 # jq (ops_log_reopen checks the JSON log with it), and for the packaging
-# tests debhelper, lintian, systemd (systemd-analyze), systemd-container
-# (systemd-nspawn runs the unit under systemd) and logrotate.
+# tests (tests/packaging): debhelper, lintian, systemd (systemd-analyze),
+# systemd-container (systemd-nspawn runs the unit under systemd),
+# logrotate, rpm (rpmbuild) and cpio, podman, runc and mmdebstrap (the
+# container image), yamllint, unzip and npm (helm and kubectl come from
+# an npm package).
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
   librabbitmq-dev librdkafka-dev libhiredis-dev libconfig-dev libyaml-dev
   libmicrohttpd-dev libcriterion-dev
   rabbitmq-server redis-server kcat prometheus curl mandoc jq
-  debhelper lintian systemd systemd-container logrotate"
+  debhelper lintian systemd systemd-container logrotate
+  rpm cpio podman runc mmdebstrap yamllint unzip"
 
 if [ "$(id -u)" -eq 0 ]; then
 	SUDO=
@@ -25,6 +29,8 @@ for p in $PACKAGES; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		missing="$missing $p"
 done
+# npm may come with a nodejs package from elsewhere (NodeSource's has it).
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"
 	exit 0
