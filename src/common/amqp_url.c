@@ -83,9 +83,12 @@ amqp_url_mask(const char *s, size_t len, char *out, size_t outsz)
 	}
 	if (auth == NULL)
 		auth = s;
-	end = auth;
-	while (end < s + len && *end != '/' && *end != '?' && *end != '#')
-		end++;
+	/*
+	 * The last '@' anywhere, not only in the authority: a password
+	 * holding an unencoded '/', '?' or '#' ends the authority early, and
+	 * masking too much is the safe mistake.
+	 */
+	end = s + len;
 	for (const char *p = auth; p < end; p++)
 		if (*p == '@')
 			at = p;
@@ -273,6 +276,16 @@ amqp_url_parse(const char *s, size_t len, struct amqp_url *u, char *msg, size_t 
 	auth_end = memchr(rest, '/', (size_t)(q - rest));
 	if (auth_end == NULL)
 		auth_end = q;
+	/*
+	 * An '@' past the authority is a password with an unencoded '/' or
+	 * '?': say so without quoting any of it (the rest would otherwise
+	 * turn up in a message as a vhost or a query parameter).
+	 */
+	if (memchr(auth_end, '@', (size_t)(end - auth_end)) != NULL) {
+		snprintf(msg, msgsz, "'@' after the host: a password or user holding '/', '?' or '@' "
+		    "must be percent-encoded (%%2F, %%3F, %%40)");
+		return -1;
+	}
 
 	/* user:password@ (the last '@': a password may hold an encoded one) */
 	for (const char *p = rest; p < auth_end; p++)

@@ -93,14 +93,21 @@ val(const struct stats_shm *shm, uint32_t w, size_t off)
 
 #define VAL(shm, w, member) val((shm), (w), offsetof(struct stats_values, member))
 
-/* Worker w's gauge: the draining process's share counts while it lasts. */
+/*
+ * Worker w's gauge: in_flight, an amount, counts the draining process's
+ * share while it lasts; the others say yes or no about the worker and
+ * are its current process's.
+ */
 static int64_t
 gauge(const struct stats_shm *shm, uint32_t w, size_t off)
 {
 	const int64_t *a = (const int64_t *)((const char *)&shm->slot[2 * w].gauges + off);
 	const int64_t *b = (const int64_t *)((const char *)&shm->slot[2 * w + 1].gauges + off);
 
-	return __atomic_load_n(a, __ATOMIC_RELAXED) + __atomic_load_n(b, __ATOMIC_RELAXED);
+	if (off == offsetof(struct stats_gauges, in_flight))
+		return __atomic_load_n(a, __ATOMIC_RELAXED) + __atomic_load_n(b, __ATOMIC_RELAXED);
+	return __atomic_load_n((const int64_t *)((const char *)&stats_active_c(shm, w)->gauges + off),
+	    __ATOMIC_RELAXED);
 }
 
 static void

@@ -106,14 +106,22 @@ control_open(const char *path, control_fn fn, void *arg)
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	make_dir(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_error("control: socket: %s", strerror(errno));
 		return NULL;
 	}
-	/* A socket file left by a daemon that died is removed; a live one is not. */
+	/*
+	 * A socket file left by a daemon that died refuses connections and is
+	 * removed; a live one (or one we cannot tell) is left alone.
+	 */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		log_error("control: %s: another event-relayd is listening there", path);
+		close(fd);
+		return NULL;
+	}
+	if (errno != ECONNREFUSED && errno != ENOENT) {
+		log_error("control: %s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
@@ -165,9 +173,16 @@ control_close(struct control *c)
 {
 	if (c == NULL)
 		return;
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (c->cl[i] != NULL)
-			client_free(c->cl[i]);
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct control_client *cl = c->cl[i];
+
+		/* A reply still queued (`stop`'s) gets one try before the close. */
+		if (cl != NULL && cl->out != NULL && cl->fd >= 0 &&
+		    write(cl->fd, cl->out + cl->outoff, cl->outlen - cl->outoff) < 0)
+			log_debug("control: a reply was lost at exit: %s", strerror(errno));
+		if (cl != NULL)
+			client_free(cl);
+	}
 	close(c->fd);
 	unlink(c->path);
 	free(c->path);
@@ -178,18 +193,28 @@ control_close(struct control *c)
 static int
 allowed(uid_t uid, gid_t gid)
 {
-	gid_t mine = getegid(), groups[64];
-	int n = 64;
+	gid_t mine = getegid(), *groups;
+	int n = 64, ok = 0;
 	struct passwd *pw;
 
 	if (uid == 0 || uid == geteuid() || gid == mine)
 		return 1;
+	/* Supplementary groups: a name service lookup, once per such client. */
 	pw = getpwuid(uid);
-	if (pw == NULL || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+	if (pw == NULL)
 		return 0;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == mine)
-			return 1;
+	for (int tries = 0; tries < 2; tries++) {
+		groups = malloc((size_t)n * sizeof(*groups));
+		if (groups == NULL)
+			return 0;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) >= 0) {
+			for (int i = 0; i < n; i++)
+				ok |= groups[i] == mine;
+			free(groups);
+			return ok;
+		}
+		free(groups);	/* n is now the number needed */
+	}
 	return 0;
 }
 
@@ -226,7 +251,7 @@ control_reply(struct control_client *cl, const char *json)
 static void
 accept_one(struct control *c, uint64_t now_ms)
 {
-	struct ucred cr;
+	struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	socklen_t crlen = sizeof(cr);
 	struct control_client *cl;
 	int fd, slot = -1;

@@ -129,6 +129,7 @@ int
 main(int argc, char **argv)
 {
 	const char *path = NULL, *label;
+	char *pid_path = NULL;
 	int foreground = 0, check = 0, no_file = 0, c, nerr, status;
 	struct er_config cfg;
 	struct route route;
@@ -219,6 +220,8 @@ main(int argc, char **argv)
 			log_error("cannot become a daemon: %s", strerror(errno));
 			return 1;
 		}
+		/* The file written, whatever a reload makes of pid_file later. */
+		pid_path = cfg.pid_file != NULL && cfg.pid_file[0] != '\0' ? strdup(cfg.pid_file) : NULL;
 		if (write_pid_file(cfg.pid_file) < 0)
 			return 1;
 	}
@@ -228,8 +231,9 @@ main(int argc, char **argv)
 	if (drop_privileges(&cfg) < 0)
 		return 1;
 	status = master_run(&cfg, &route, no_file ? NULL : path);
-	if (!foreground && cfg.pid_file != NULL && cfg.pid_file[0] != '\0')
-		unlink(cfg.pid_file);
+	if (pid_path != NULL)
+		unlink(pid_path);
+	free(pid_path);
 	route_free(&route);
 	config_free(&cfg);
 	return status;

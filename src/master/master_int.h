@@ -46,6 +46,9 @@ struct reload {
 struct master {
 	struct er_config *cfg;
 	struct route route;
+	/* During a reload: the settings before it, kept until it succeeds. */
+	struct er_config *old_cfg;
+	struct route old_route;
 	const char *path;	/* configuration file, or NULL */
 	struct stats_shm *shm;
 	struct http *http;

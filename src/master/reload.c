@@ -133,6 +133,27 @@ reload_finish(struct master *m, int ok, const char *error)
 	m->rl.on = 0;
 	m->last_reload_ok = ok;
 	sd_notify_reloaded();
+	if (m->old_cfg != NULL) {
+		/*
+		 * Failed: the old settings come back for every process started
+		 * from now on (a restart of a worker not replaced); workers
+		 * already replaced run the new ones until the next reload.
+		 */
+		struct er_config *drop = ok ? m->old_cfg : m->cfg;
+		struct route rdrop = ok ? m->old_route : m->route;
+
+		if (!ok) {
+			m->cfg = m->old_cfg;
+			m->route = m->old_route;
+			m->generation--;
+			log_set_level(m->cfg->log_level);
+		}
+		config_free(drop);
+		free(drop);
+		route_free(&rdrop);
+		m->old_cfg = NULL;
+		memset(&m->old_route, 0, sizeof(m->old_route));
+	}
 	if (ok)
 		log_info("reload: generation %llu in force: %u workers replaced, %u started, %u stopped "
 		    "in %llu ms", (unsigned long long)m->generation, m->rl.replaced, m->rl.started,
@@ -186,6 +207,9 @@ reload_start(struct master *m)
 	m->last_reload_s = (uint64_t)time(NULL);
 	free(m->last_needs_restart);
 	m->last_needs_restart = NULL;
+	free(m->rl.changed);
+	m->rl.changed = NULL;
+	m->rl.t0_ms = 0;
 	if (nerr > 0) {
 		m->last_reload_ok = 0;
 		log_error("reload: %s: %d error%s; nothing changed, still generation %llu",
@@ -209,7 +233,6 @@ reload_start(struct master *m)
 		p += n + (p[n] == '\n');
 	}
 	m->last_needs_restart = restart;
-	free(m->rl.changed);
 	m->rl.changed = changed;
 	m->rl.on = 1;
 	m->rl.next = 0;
@@ -220,11 +243,10 @@ reload_start(struct master *m)
 	m->rl.t0_ms = mono_ms();
 	m->generation++;
 	sd_notify_reloading();
-	/* The forked workers hold copies: the old settings can go now. */
-	config_free(m->cfg);
-	free(m->cfg);
+	/* Kept until the reload succeeds (the forked workers hold copies). */
+	m->old_cfg = m->cfg;
+	m->old_route = m->route;
 	m->cfg = ncfg;
-	route_free(&m->route);
 	m->route = nroute;
 	log_set_level(m->cfg->log_level);	/* the master's, and every new worker's */
 	if (m->rl.upto > m->shm->nused)
@@ -263,19 +285,21 @@ reload_step(struct master *m, uint64_t now)
 		cur = (int)(2 * w + m->shm->active[w]);
 		nxt = (int)(2 * w + (1 - m->shm->active[w]));
 		if (w >= (uint32_t)m->cfg->workers) {	/* fewer workers now */
+			m->shm->nworkers = (uint32_t)m->cfg->workers;	/* /ready: only those */
 			master_retire_proc(m, cur);
 			r->stopped++;
 			r->next++;
 			continue;
 		}
 		if (w >= r->old_n) {			/* more workers now */
-			if (m->procs[cur].pid > 0) {	/* draining since it was removed */
+			if (m->procs[cur].pid > 0 && !m->procs[cur].active) {	/* draining, removed before */
 				__atomic_store_n(&m->shm->active[w], (uint8_t)(nxt & 1), __ATOMIC_RELAXED);
 				cur = nxt;
 			}
-			if (m->procs[cur].pid > 0)
+			if (m->procs[cur].pid > 0 && !m->procs[cur].active)
 				return;			/* both halves still draining */
-			master_spawn(m, cur);
+			if (m->procs[cur].pid == 0)
+				master_spawn(m, cur);
 			m->shm->nworkers = w + 1;
 			r->started++;
 			r->next++;
@@ -307,14 +331,15 @@ reload_step(struct master *m, uint64_t now)
 				if (stats_reason_get(&m->shm->slot[nxt].reason[k], reason, sizeof(reason)) > 0)
 					break;
 			snprintf(why, sizeof(why), "worker %u: the new process %s%s%s; the old one "
-			    "keeps running and the workers after it were not replaced", w,
+			    "keeps running, the workers after it were not replaced, and the "
+			    "configuration before the reload is back in force", w,
 			    m->procs[nxt].pid == 0 ? "exited before it was ready" :
 			    "was not ready in time", reason[0] ? ": " : "", reason);
 			master_retire_proc(m, nxt);
 			free(m->last_errors);
 			m->last_errors = strdup(why);
-			m->shm->nworkers = r->old_n > (uint32_t)m->cfg->workers ?
-			    (uint32_t)m->cfg->workers : r->old_n;
+			/* Nothing was started or retired beyond the old workers yet. */
+			m->shm->nworkers = r->old_n;
 			reload_finish(m, 0, why);
 			return;
 		}

@@ -114,7 +114,9 @@ busy(const struct worker *w)
 	if (w->redis != NULL && redis_claim_pending(w->redis) > 0)
 		return 1;
 	for (size_t i = 0; i < w->pool.n; i++) {
-		switch (w->pool.all[i]->state) {
+		const struct slot *s = w->pool.all[i];
+
+		switch (s->state) {
 		case SLOT_CLAIM_WAIT:
 		case SLOT_CLAIM_QUEUED:
 		case SLOT_RETRY_WAIT:
@@ -127,9 +129,14 @@ busy(const struct worker *w)
 			 * Kafka twice: every reload stops workers this way.
 			 * The same holds for a delivery whose claim is not
 			 * sent yet (CLAIM_QUEUED) or that waits to be produced
-			 * again (RETRY_WAIT): finish it, do not abandon it.
+			 * again (RETRY_WAIT): finish it, do not abandon it --
+			 * while it can finish: not with Redis, or Kafka, down.
 			 */
-			if (!w->pool.all[i]->stale)
+			if (s->stale)
+				break;
+			if (s->state == SLOT_RETRY_WAIT ?
+			    __atomic_load_n(&w->ws->gauges.kafka_up, __ATOMIC_RELAXED) != 0 :
+			    (w->redis != NULL && redis_claim_ready(w->redis)))
 				return 1;
 			break;
 		case SLOT_CLAIMING:

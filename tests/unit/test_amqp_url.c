@@ -102,6 +102,10 @@ static const struct {
 	{ "amqp://h/?frame_max=100", "query parameter \"frame_max\" must be an integer between 4096 and 2147483647" },
 	{ "amqps://h/?cacertfile=/ca.pem", "query parameter \"cacertfile\": TLS options in the URL are not supported" },
 	{ "amqp://h/?auth_mechanism=external", "query parameter \"auth_mechanism\": only plain is supported" },
+	{ "amqp://u:12?cret@h/", "'@' after the host: a password or user holding '/', '?' or '@' "
+	  "must be percent-encoded (%2F, %3F, %40)" },
+	{ "amqp://u:s3/cret@h/", "'@' after the host: a password or user holding '/', '?' or '@' "
+	  "must be percent-encoded (%2F, %3F, %40)" },
 	{ "amqp://h/?prefetch=5", "unknown query parameter \"prefetch\" (known: heartbeat, "
 	  "connection_timeout, channel_max, frame_max, auth_mechanism)" },
 };
@@ -161,6 +165,8 @@ static const struct {
 	{ "amqp://h/a@b", "amqp://h/a@b" },
 	{ "amqp://h/", "amqp://h/" },
 	{ "u:secret@h", "u:********@h" },	/* not even a URL: still masked */
+	{ "amqp://u:pa/ss@h/", "amqp://u:********@h/" },	/* '/' in the password */
+	{ "amqp://u:pa?ss@h/", "amqp://u:********@h/" },
 };
 
 Test(amqp_url, mask)
