@@ -1,7 +1,7 @@
 /*
  * json: string escaping for JSON output (RFC 8259): quote, backslash
  * and control characters escaped; other bytes, UTF-8 included, as they
- * are.
+ * are. log.c's JSON lines use json_escape() too.
  */
 #include "autoconf.h"
 
@@ -10,38 +10,34 @@
 
 #include "common/json.h"
 
+size_t
+json_escape(unsigned char c, char out[8])
+{
+	if (c == '"' || c == '\\') {
+		out[0] = '\\';
+		out[1] = (char)c;
+		return 2;
+	}
+	if (c < 0x20) {
+		snprintf(out, 8, "\\u%04x", c);
+		return 6;
+	}
+	out[0] = (char)c;
+	return 1;
+}
+
 void
 json_str(FILE *out, const char *s)
 {
+	char esc[8];
+
 	if (s == NULL) {
 		fputs("null", out);
 		return;
 	}
 	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		default:
-			if (*p < 0x20)
-				fprintf(out, "\\u%04x", *p);
-			else
-				fputc(*p, out);
-		}
-	}
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		fwrite(esc, 1, json_escape(*p, esc), out);
 	fputc('"', out);
 }
 

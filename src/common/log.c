@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/json.h"
 #include "common/log.h"
 
 #define MSG_BYTES 2048	/* bytes of a message, after printf formatting */
@@ -238,18 +239,8 @@ put_json(char *buf, size_t n, size_t cap, const char *s)
 
 	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
 		char esc[8];
-		size_t len = 1;
+		size_t len = json_escape(*p, esc);
 
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			len = 2;
-		} else if (*p < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			len = 6;
-		} else {
-			esc[0] = (char)*p;	/* bytes from 0x80 too: UTF-8 passes as it is */
-		}
 		if (n + len > cap)
 			return utf8_trim(buf, start, n);
 		memcpy(buf + n, esc, len);
