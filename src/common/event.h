@@ -9,29 +9,51 @@
 #define ER_EVENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/route.h"
 #include "common/stats.h"
 
 #define EVENT_ID_MAX 256		/* bytes of an unescaped event id */
 #define EVENT_CORRELATION_MAX 1024	/* bytes of an unescaped correlation id */
-#define EVENT_MAX_HEADERS 4
+#define EVENT_SEED_HEADERS 4		/* correlation_id, traceparent, tracestate */
 
 struct event_header {
-	const char *name;	/* static string */
-	const void *value;
+	const char *name;
+	size_t name_len;
+	const void *value;	/* NULL: a header with a null value (AMQP void, JSON null) */
 	size_t len;
 };
+
+/*
+ * Storage a delivery's record needs beyond its body: header names and
+ * values, a key or topic that is not in the body. Owned by the slot and
+ * reused, so that a steady stream allocates nothing: it grows to the
+ * largest delivery seen. An event's pointers into it stay valid until
+ * the next decode into the same buffer or event_buf_free.
+ */
+struct event_buf {
+	char *p;
+	size_t len, cap;
+	struct event_header *h;
+	size_t hcap;
+};
+
+void event_buf_free(struct event_buf *b);
 
 struct event {
 	char id[EVENT_ID_MAX + 1];	/* NUL-terminated, unescaped */
 	size_t id_len;
-	const void *key;		/* Kafka key (the id for the seed format) */
+	const void *key;		/* Kafka key; NULL: no key */
 	size_t key_len;
 	const void *value;		/* Kafka value, points into the body */
 	size_t value_len;
-	struct event_header hdr[EVENT_MAX_HEADERS];
+	struct event_header *hdr;	/* seed_hdr, or the slot's event_buf */
 	size_t nhdr;
+	const char *topic;		/* NUL-terminated; NULL: the route's fixed topic */
+	int64_t timestamp_ms;		/* Kafka CreateTime; 0: the relay's time */
+	unsigned bad_traceparent;	/* an invalid traceparent was not copied */
+	struct event_header seed_hdr[EVENT_SEED_HEADERS];
 	char correlation[EVENT_CORRELATION_MAX];
 	size_t correlation_len;
 };
@@ -62,5 +84,33 @@ enum dlq_reason event_decode(struct event_decoder *d, const struct route *r,
  * not valid JSON or does not fit.
  */
 long json_unescape(const char *src, size_t len, char *dst, size_t cap);
+
+
+/*
+ * The span of one JSON value found at a route_path: the exact bytes of
+ * the value (a string with its quotes), never re-serialised.
+ */
+enum json_kind {
+	JSON_ABSENT = 0,	/* the path names nothing in this body */
+	JSON_STRING, JSON_NUMBER, JSON_OBJECT, JSON_ARRAY, JSON_TRUE, JSON_FALSE, JSON_NULL,
+};
+
+struct json_span {
+	const char *start;
+	size_t len;
+	enum json_kind kind;
+	int escaped;		/* JSON_STRING: holds a backslash escape */
+};
+
+struct route_path;
+
+/*
+ * Checks the whole body (strict RFC 8259, any value at the top level,
+ * nesting at most 128 deep) in one pass and fills spans[i] for
+ * paths[i] (at most 64 paths). A path that occurs twice keeps its first
+ * value. Returns 0, or -1 if the body is not valid JSON.
+ */
+int json_paths(const void *body, size_t len, const struct route_path *const *paths,
+    size_t npaths, struct json_span *spans);
 
 #endif
