@@ -538,6 +538,7 @@ decode_seed(const char *body, size_t len, struct event *ev)
 			return DLQ_invalid_correlation_id;
 		ev->correlation_len = (size_t)u;
 		ev->hdr[ev->nhdr].name = "correlation_id";
+		ev->hdr[ev->nhdr].name_len = sizeof("correlation_id") - 1;
 		ev->hdr[ev->nhdr].value = ev->correlation;
 		ev->hdr[ev->nhdr].len = ev->correlation_len;
 		ev->nhdr++;
@@ -563,7 +564,11 @@ event_decode(struct event_decoder *d, const struct route *r,
 	ev->id_len = 0;
 	ev->key = ev->value = NULL;
 	ev->key_len = ev->value_len = 0;
+	ev->hdr = ev->seed_hdr;
 	ev->nhdr = 0;
+	ev->topic = NULL;
+	ev->timestamp_ms = 0;
+	ev->bad_traceparent = 0;
 	ev->correlation_len = 0;
 
 	if (len > r->max_message_bytes || len > d->max_bytes)
@@ -572,6 +577,7 @@ event_decode(struct event_decoder *d, const struct route *r,
 	case ROUTE_FMT_SEED_JSON:
 		why = decode_seed(body, len, ev);
 		break;
+	case ROUTE_FMT_MAPPED:
 	default:
 		assert(!"unknown route format");
 		why = DLQ_invalid_json;

@@ -2,7 +2,7 @@
  * route: where the events of one source queue go and how a delivery
  * becomes a Kafka record. The implicit route comes from the settings
  * (rabbitmq.queue, kafka.topic: the replaced service's behaviour); route
- * files (routes_dir/*.yaml, route_file.c) add any number. The worker
+ * files (the *.yaml files of routes_dir, route_file.c) add any number. The worker
  * only ever sees struct route: it holds everything, already parsed and
  * checked, and owns all its memory (route_free releases it), so that a
  * configuration may be freed or reloaded while routes built from it

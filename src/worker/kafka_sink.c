@@ -453,8 +453,8 @@ kafka_sink_produce(struct kafka_sink *k, struct slot *s)
 	if (ev->nhdr > 0) {
 		hdrs = rd_kafka_headers_new(ev->nhdr);
 		for (size_t i = 0; i < ev->nhdr; i++)
-			rd_kafka_header_add(hdrs, ev->hdr[i].name, -1, ev->hdr[i].value,
-			    (ssize_t)ev->hdr[i].len);
+			rd_kafka_header_add(hdrs, ev->hdr[i].name, (ssize_t)ev->hdr[i].name_len,
+			    ev->hdr[i].value, (ssize_t)ev->hdr[i].len);
 	}
 	err = rd_kafka_producev(k->rk,
 	    RD_KAFKA_V_RKT(rkt),

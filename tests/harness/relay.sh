@@ -56,6 +56,7 @@ spawn_relay() {
 			KAFKA_BROKERS=$KAFKA_BROKERS KAFKA_TOPIC=$RELAY_TOPIC \
 			REDIS_ADDR=$REDIS_ADDR METRICS_LISTEN=127.0.0.1:$port \
 			CONTROL_SOCKET=$HARNESS_TMP/control-$port \
+			ROUTES_DIR=$HARNESS_TMP/routes.d \
 			WORKER_COUNT=${WORKER_COUNT:-2}
 		for kv in "$@"; do
 			export "${kv?}"

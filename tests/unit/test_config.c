@@ -551,6 +551,7 @@ static const struct {
 	{ "REDIS_PASSWORD", "hunter2", "redis.password = \"********\";" },
 	{ "REDIS_ON_FAILURE", "bypass", "redis.on_failure = \"bypass\";" },
 	{ "CONTROL_SOCKET", "/run/relay2/ctl", "control.socket = \"/run/relay2/ctl\";" },
+	{ "ROUTES_DIR", "/srv/routes", "routes_dir = \"/srv/routes\";" },
 	{ "MAX_RETRIES", "10", "resilience.max_retries = 10;" },
 	{ "RETRY_INITIAL_DELAY_MS", "250", "resilience.retry_initial_delay_ms = 250;" },
 	{ "RETRY_MAX_DELAY_MS", "60000", "resilience.retry_max_delay_ms = 60000;" },
