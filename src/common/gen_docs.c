@@ -240,6 +240,17 @@ metrics(void)
 	fputs("(the per-worker series also\n.IR worker ),\n", stdout);
 	fputs("one series for each reason under\n.BR \"DEAD LETTERS\" .\n", stdout);
 
+#define STAT_ROUTE_COUNTER(f, name, help) \
+	tag("event_relay_" name); \
+	fputs("Counter, totals only, labelled\n.IR route .\n", stdout); \
+	text(help);
+#include "common/stats.def"
+#undef STAT_ROUTE_COUNTER
+	tag("event_relay_route_dead_lettered_total");
+	fputs("Counter, totals only, labelled\n.I route\nand\n.IR reason .\n", stdout);
+	fputs("Each family by route adds up to its unlabelled total; a route keeps its series\n"
+	    "after a reload removes it, so that counters never go back.\n", stdout);
+
 	family_tag("processing_latency_seconds");
 	fputs("Histogram.\nSeconds from receiving a delivery to acknowledging it.\n", stdout);
 	len = (size_t)snprintf(buf, sizeof(buf), "Bucket upper bounds:");

@@ -119,6 +119,25 @@ stats_retire(struct worker_slot *s)
 #undef STAT_GAUGE
 	for (size_t i = 0; i < REASON_COUNT; i++)
 		stats_reason_set(&s->reason[i], NULL);
+	for (size_t r = 0; r < STATS_MAX_ROUTES; r++) {
+#define STAT_ROUTE_COUNTER(f, name, help) fold(&s->rretired[r].f, &s->rcur[r].f);
+#include "common/stats.def"
+#undef STAT_ROUTE_COUNTER
+		for (size_t i = 0; i < DLQ_REASON_COUNT; i++)
+			fold(&s->rretired[r].dead_lettered[i], &s->rcur[r].dead_lettered[i]);
+	}
+}
+
+int
+stats_route_register(struct stats_shm *shm, const char *name)
+{
+	for (uint32_t i = 0; i < shm->nroutes; i++)
+		if (strcmp(shm->route_name[i], name) == 0)
+			return (int)i;
+	if (shm->nroutes == STATS_MAX_ROUTES || strlen(name) > STATS_ROUTE_NAME_MAX)
+		return -1;
+	snprintf(shm->route_name[shm->nroutes], sizeof(shm->route_name[0]), "%s", name);
+	return (int)shm->nroutes++;
 }
 
 /*

@@ -43,6 +43,17 @@ struct stats_values {
 	uint64_t latency_max_us;	/* a maximum, not a sum: folded with max */
 };
 
+/* Counters kept per route as well (one row per route, see stats_shm). */
+struct stats_route_values {
+#define STAT_ROUTE_COUNTER(f, name, help) uint64_t f;
+#include "common/stats.def"
+#undef STAT_ROUTE_COUNTER
+	uint64_t dead_lettered[DLQ_REASON_COUNT];
+};
+
+#define STATS_MAX_ROUTES 64
+#define STATS_ROUTE_NAME_MAX 64
+
 struct stats_gauges {
 #define STAT_GAUGE(f, name, help) int64_t f;
 #include "common/stats.def"
@@ -91,6 +102,8 @@ struct worker_slot {
 	struct stats_values retired;	/* earlier incarnations, by the master */
 	struct stats_gauges gauges;
 	struct stats_reason reason[REASON_COUNT];	/* cleared by stats_retire */
+	struct stats_route_values rcur[STATS_MAX_ROUTES];	/* by route row, as cur */
+	struct stats_route_values rretired[STATS_MAX_ROUTES];	/* as retired */
 };
 
 /*
@@ -109,6 +122,12 @@ struct stats_shm {
 	uint32_t reserved;
 	uint64_t started_s;
 	uint8_t active[STATS_MAX_WORKERS];	/* 0 or 1, written by the master */
+	/*
+	 * Every route name ever run, by row: a row is never reused, so
+	 * route counters stay monotonic across reloads. Master only.
+	 */
+	uint32_t nroutes;
+	char route_name[STATS_MAX_ROUTES][STATS_ROUTE_NAME_MAX + 1];
 	struct worker_slot slot[];	/* 2 * STATS_MAX_WORKERS */
 };
 
@@ -133,6 +152,12 @@ stats_active_c(const struct stats_shm *shm, uint32_t w)
  */
 struct stats_shm *stats_create(uint32_t nworkers);
 void stats_destroy(struct stats_shm *shm);
+
+/*
+ * The row of route `name`, registered if new (master only): its index,
+ * or -1 when all STATS_MAX_ROUTES rows are taken by other names.
+ */
+int stats_route_register(struct stats_shm *shm, const char *name);
 
 /* Master, after a worker's death: cur -> retired, gauges zeroed. */
 void stats_retire(struct worker_slot *s);

@@ -162,6 +162,43 @@ render_dead_lettered(const struct stats_shm *shm, FILE *out)
 			    VAL(shm, w, dead_lettered[r]));
 }
 
+/* Route row r's counter at `off` in stats_route_values, over every slot used. */
+static uint64_t
+route_val(const struct stats_shm *shm, uint32_t r, size_t off)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < 2 * shm->nused; i++) {
+		const struct worker_slot *s = &shm->slot[i];
+
+		sum += stat_get((const uint64_t *)((const char *)&s->rcur[r] + off)) +
+		    stat_get((const uint64_t *)((const char *)&s->rretired[r] + off));
+	}
+	return sum;
+}
+
+/*
+ * event_relay_route_*{route="NAME"}: totals by route, every route that
+ * ran since the start. They add up to the unlabelled totals.
+ */
+static void
+render_routes(const struct stats_shm *shm, FILE *out)
+{
+#define STAT_ROUTE_COUNTER(f, name, help) \
+	put_family(out, PREFIX, name, "counter", help); \
+	for (uint32_t r = 0; r < shm->nroutes; r++) \
+		fprintf(out, PREFIX name "{route=\"%s\"} %" PRIu64 "\n", shm->route_name[r], \
+		    route_val(shm, r, offsetof(struct stats_route_values, f)));
+#include "common/stats.def"
+#undef STAT_ROUTE_COUNTER
+	put_family(out, PREFIX, "route_" DLQ_NAME, "counter", "Messages dead-lettered, by route and reason.");
+	for (uint32_t r = 0; r < shm->nroutes; r++)
+		for (size_t k = DLQ_NONE + 1; k < DLQ_REASON_COUNT; k++)
+			fprintf(out, PREFIX "route_" DLQ_NAME "{route=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+			    shm->route_name[r], dlq_reason_name((enum dlq_reason)k),
+			    route_val(shm, r, offsetof(struct stats_route_values, dead_lettered[k])));
+}
+
 /*
  * One histogram's samples. `wl` is "" for the total or `worker="N"`
  * for a slot; buckets[] are per bucket, not yet cumulative.
@@ -304,6 +341,7 @@ stats_render_prometheus(const struct stats_shm *shm, FILE *out)
 #include "common/stats.def"
 #undef STAT_GAUGE
 	render_dead_lettered(shm, out);
+	render_routes(shm, out);
 	render_latency(shm, out);
 	render_latency_max(shm, out);
 	render_slots(shm, out);

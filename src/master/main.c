@@ -132,7 +132,7 @@ main(int argc, char **argv)
 	char *pid_path = NULL;
 	int foreground = 0, check = 0, no_file = 0, c, nerr, status;
 	struct er_config cfg;
-	struct route route;
+	struct route_set routes = {0};
 	char err[512];
 
 	while ((c = getopt(argc, argv, "c:fthV")) != -1) {
@@ -187,23 +187,29 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", label, err);
 		nerr++;
 	}
+	if (nerr == 0)
+		nerr += route_set_load(&routes, &cfg, stderr);
 	if (nerr > 0) {
 		fprintf(stderr, "event-relayd: %s: %d error%s in the configuration\n", label, nerr,
 		    nerr == 1 ? "" : "s");
 		config_free(&cfg);
 		return 1;
 	}
-	if (route_implicit(&route, &cfg) < 0) {
-		fprintf(stderr, "event-relayd: out of memory\n");
-		return 1;
-	}
 	if (check) {
 		if (no_file)
 			printf("event-relayd: no configuration file %s: the built-in defaults and the "
 			    "environment are used\n", path);
-		printf("event-relayd: %s: configuration ok (queue %s -> topic %s, %ld workers)\n", label,
-		    route.queue, route.topic, cfg.workers);
-		route_free(&route);
+		if (routes.implicit)
+			printf("event-relayd: %s: configuration ok (queue %s -> topic %s, %ld workers)\n",
+			    label, routes.v[0].queue, routes.v[0].topic, cfg.workers);
+		else
+			printf("event-relayd: %s: configuration ok (%zu route%s from %s, %ld workers)\n",
+			    label, routes.n, routes.n == 1 ? "" : "s", cfg.routes_dir, cfg.workers);
+		for (size_t i = 0; !routes.implicit && i < routes.n; i++)
+			printf("event-relayd: route %s: queue %s -> topic %s%s%s\n", routes.v[i].name,
+			    routes.v[i].queue, routes.v[i].topic, routes.v[i].file != NULL ? " from " : "",
+			    routes.v[i].file != NULL ? routes.v[i].file : "");
+		route_set_free(&routes);
 		config_free(&cfg);
 		return 0;
 	}
@@ -211,7 +217,7 @@ main(int argc, char **argv)
 	log_set_format(strcmp(cfg.log_format, "json") == 0 ? LOG_FMT_JSON : LOG_FMT_TEXT);
 	/* Before daemonizing, so that a log file that cannot be opened is said on stderr. */
 	if (log_start(cfg.log_target, foreground) < 0) {
-		route_free(&route);
+		route_set_free(&routes);
 		config_free(&cfg);
 		return 1;
 	}
@@ -230,11 +236,11 @@ main(int argc, char **argv)
 		    "environment", path);
 	if (drop_privileges(&cfg) < 0)
 		return 1;
-	status = master_run(&cfg, &route, no_file ? NULL : path);
+	status = master_run(&cfg, &routes, no_file ? NULL : path);
 	if (pid_path != NULL)
 		unlink(pid_path);
 	free(pid_path);
-	route_free(&route);
+	route_set_free(&routes);
 	config_free(&cfg);
 	return status;
 }

@@ -175,7 +175,7 @@ master_spawn(struct master *m, int p)
 			log_error("worker %d: %s", w, err);
 			exit(1);
 		}
-		exit(mod->main(m->cfg, &m->route, w, ws, lf));
+		exit(mod->main(m->cfg, &m->routes, w, ws, lf));
 	}
 	pr->pid = pid;
 	pr->started_ms = mono_ms();
@@ -288,8 +288,7 @@ status_fn(void *arg, FILE *out, int text)
 	struct status_info si = {
 		.version = PACKAGE_VERSION,
 		.config_path = m->path,
-		.queue = m->route.queue,
-		.topic = m->route.topic,
+		.routes = &m->routes,
 		.generation = m->generation,
 		.started_s = m->started_s,
 		.now_s = (uint64_t)time(NULL),
@@ -438,7 +437,20 @@ supervise(struct master *m, uint64_t now)
 }
 
 int
-master_run(struct er_config *cfg, struct route *route, const char *path)
+routes_register(struct stats_shm *shm, struct route_set *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		int idx = stats_route_register(shm, rs->v[i].name);
+
+		if (idx < 0)
+			return -1;
+		rs->v[i].stats_idx = (unsigned)idx;
+	}
+	return 0;
+}
+
+int
+master_run(struct er_config *cfg, struct route_set *routes, const char *path)
 {
 	static struct master m;
 	int n = (int)cfg->workers;
@@ -450,7 +462,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 		return 1;
 	}
 	*m.cfg = *cfg;
-	m.route = *route;
+	m.routes = *routes;
 	m.path = path;
 	m.generation = 1;
 	m.started_s = (uint64_t)time(NULL);
@@ -478,7 +490,13 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 			log_error("control: no control socket: event-relayctl cannot reach this "
 			    "daemon (SIGHUP still reloads)");
 	}
-	log_info("starting %d workers: queue %s -> topic %s", n, m.route.queue, m.route.topic);
+	if (routes_register(m.shm, &m.routes) < 0)
+		return 1;	/* cannot happen: a new segment has every row free */
+	if (m.routes.n == 1)
+		log_info("starting %d workers: queue %s -> topic %s", n, m.routes.v[0].queue,
+		    m.routes.v[0].topic);
+	else
+		log_info("starting %d workers: %zu routes", n, m.routes.n);
 	for (int w = 0; w < n; w++)
 		master_spawn(&m, 2 * w);
 
@@ -555,7 +573,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 			supervise(&m, now);
 			sample_rates(&m, now);
 		}
-		sd_notify_update(m.shm, &m.route);
+		sd_notify_update(m.shm, &m.routes);
 		http_run(m.http);
 	}
 	/* One last reap: a worker may have died since the loop's last one. */
@@ -563,7 +581,7 @@ master_run(struct er_config *cfg, struct route *route, const char *path)
 	control_close(m.ctl);
 	http_stop(m.http);
 	log_info("stopped");
-	*route = m.route;
+	*routes = m.routes;
 	free(m.last_errors);
 	free(m.last_needs_restart);
 	free(m.rl.changed);

@@ -9,7 +9,7 @@
 #define ER_MASTER_H
 
 struct er_config;
-struct route;
+struct route_set;
 
 /*
  * Runs until stopped; returns the exit status (0 after a graceful stop).
@@ -18,7 +18,7 @@ struct route;
  * settings in force then (a reload may have replaced them), for the
  * caller to free.
  */
-int master_run(struct er_config *cfg, struct route *route, const char *path);
+int master_run(struct er_config *cfg, struct route_set *routes, const char *path);
 
 /*
  * Has the master's loop reopen the log file and tell every worker to

@@ -45,10 +45,10 @@ struct reload {
 
 struct master {
 	struct er_config *cfg;
-	struct route route;
+	struct route_set routes;
 	/* During a reload: the settings before it, kept until it succeeds. */
 	struct er_config *old_cfg;
-	struct route old_route;
+	struct route_set old_routes;
 	const char *path;	/* configuration file, or NULL */
 	struct stats_shm *shm;
 	struct http *http;
@@ -76,6 +76,8 @@ struct master {
 void master_spawn(struct master *m, int p);		/* starts process slot p */
 void master_retire_proc(struct master *m, int p);	/* stops it for good (TERM) */
 void master_answer(struct control_client *cl, const char *json);
+/* Gives each route its row of per-route counters; -1 when the rows are all taken. */
+int routes_register(struct stats_shm *shm, struct route_set *rs);
 
 /* reload.c */
 int reload_start(struct master *m);	/* 0: valid, the replacement has begun */

@@ -140,19 +140,19 @@ reload_finish(struct master *m, int ok, const char *error)
 		 * already replaced run the new ones until the next reload.
 		 */
 		struct er_config *drop = ok ? m->old_cfg : m->cfg;
-		struct route rdrop = ok ? m->old_route : m->route;
+		struct route_set rdrop = ok ? m->old_routes : m->routes;
 
 		if (!ok) {
 			m->cfg = m->old_cfg;
-			m->route = m->old_route;
+			m->routes = m->old_routes;
 			m->generation--;
 			log_set_level(m->cfg->log_level);
 		}
 		config_free(drop);
 		free(drop);
-		route_free(&rdrop);
+		route_set_free(&rdrop);
 		m->old_cfg = NULL;
-		memset(&m->old_route, 0, sizeof(m->old_route));
+		memset(&m->old_routes, 0, sizeof(m->old_routes));
 	}
 	if (ok)
 		log_info("reload: generation %llu in force: %u workers replaced, %u started, %u stopped "
@@ -167,6 +167,60 @@ reload_finish(struct master *m, int ok, const char *error)
 	free(json);
 }
 
+/* One route as route_set_dump writes it; NULL on ENOMEM. */
+static char *
+route_text(const struct route *r)
+{
+	struct route_set one = { .v = (struct route *)r, .n = 1 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	route_set_dump(&one, f);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Appends to *changed ("setting\n" lines) one line per route added,
+ * removed or changed: "route NAME (added)".
+ */
+static void
+diff_routes(const struct route_set *a, const struct route_set *b, char **changed)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (f == NULL)
+		return;
+	if (*changed != NULL)
+		fputs(*changed, f);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct route *o = route_set_find(a, b->v[i].name);
+		char *ta, *tb;
+
+		if (o == NULL) {
+			fprintf(f, "route %s (added)\n", b->v[i].name);
+			continue;
+		}
+		ta = route_text(o);
+		tb = route_text(&b->v[i]);
+		if (ta == NULL || tb == NULL || strcmp(ta, tb) != 0)
+			fprintf(f, "route %s (changed)\n", b->v[i].name);
+		free(ta);
+		free(tb);
+	}
+	for (size_t i = 0; i < a->n; i++)
+		if (route_set_find(b, a->v[i].name) == NULL)
+			fprintf(f, "route %s (removed)\n", a->v[i].name);
+	fclose(f);
+	free(*changed);
+	*changed = out;
+}
+
 /*
  * Reads and checks the configuration again. Invalid: nothing changes,
  * every error is logged and kept for the reply. Valid: the new settings
@@ -177,7 +231,7 @@ int
 reload_start(struct master *m)
 {
 	struct er_config *ncfg = calloc(1, sizeof(*ncfg));
-	struct route nroute;
+	struct route_set nroutes = {0};
 	char *errs = NULL, *restart = NULL, *changed = NULL;
 	size_t errlen = 0;
 	FILE *ef = open_memstream(&errs, &errlen);
@@ -197,8 +251,11 @@ reload_start(struct master *m)
 		fprintf(ef, "%s: %s\n", m->path != NULL ? m->path : "environment", err);
 		nerr++;
 	}
-	if (nerr == 0 && route_implicit(&nroute, ncfg) < 0) {
-		fprintf(ef, "out of memory\n");
+	if (nerr == 0)
+		nerr += route_set_load(&nroutes, ncfg, ef);
+	if (nerr == 0 && routes_register(m->shm, &nroutes) < 0) {
+		fprintf(ef, "%s: more than %d route names since the start: restart event-relayd to "
+		    "run these routes\n", ncfg->routes_dir, STATS_MAX_ROUTES);
 		nerr++;
 	}
 	fclose(ef);
@@ -221,11 +278,13 @@ reload_start(struct master *m)
 			log_error("reload: %.*s", (int)n, p);
 			p += n + (p[n] == '\n');
 		}
+		route_set_free(&nroutes);
 		config_free(ncfg);
 		free(ncfg);
 		return -1;
 	}
 	diff_settings(m->cfg, ncfg, &changed, &restart);
+	diff_routes(&m->routes, &nroutes, &changed);
 	for (char *p = restart; p != NULL && *p != '\0';) {
 		size_t n = strcspn(p, "\n");
 
@@ -245,9 +304,9 @@ reload_start(struct master *m)
 	sd_notify_reloading();
 	/* Kept until the reload succeeds (the forked workers hold copies). */
 	m->old_cfg = m->cfg;
-	m->old_route = m->route;
+	m->old_routes = m->routes;
 	m->cfg = ncfg;
-	m->route = nroute;
+	m->routes = nroutes;
 	log_set_level(m->cfg->log_level);	/* the master's, and every new worker's */
 	if (m->rl.upto > m->shm->nused)
 		m->shm->nused = m->rl.upto;

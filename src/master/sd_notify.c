@@ -195,7 +195,7 @@ append(char *buf, size_t size, size_t *len, const char *fmt, ...)
 
 int
 sd_notify_status_text(char *buf, size_t size, const struct stats_shm *shm,
-    const struct route *route, const char *phase)
+    const struct route_set *routes, const char *phase)
 {
 	uint32_t n = shm->nworkers, ready = 0;
 	size_t len = 0;
@@ -206,8 +206,12 @@ sd_notify_status_text(char *buf, size_t size, const struct stats_shm *shm,
 	for (uint32_t i = 0; i < n; i++)
 		ready += (uint32_t)stats_slot_ready(stats_active_c(shm, i), NULL);
 	if (ready == n) {
-		append(buf, size, &len, "relaying: %u worker%s ready, queue %s -> topic %s", n,
-		    n == 1 ? "" : "s", route->queue, route->topic);
+		if (routes->n == 1)
+			append(buf, size, &len, "relaying: %u worker%s ready, queue %s -> topic %s", n,
+			    n == 1 ? "" : "s", routes->v[0].queue, routes->v[0].topic);
+		else
+			append(buf, size, &len, "relaying: %u worker%s ready, %zu routes", n,
+			    n == 1 ? "" : "s", routes->n);
 		return 1;
 	}
 	append(buf, size, &len, "%s: %u of %u workers ready", phase, ready, n);
@@ -248,7 +252,7 @@ sd_notify_status_text(char *buf, size_t size, const struct stats_shm *shm,
 }
 
 void
-sd_notify_update(const struct stats_shm *shm, const struct route *route)
+sd_notify_update(const struct stats_shm *shm, const struct route_set *routes)
 {
 	char text[STATUS_MAX], msg[STATUS_MAX + 32];
 	uint64_t now;
@@ -263,7 +267,7 @@ sd_notify_update(const struct stats_shm *shm, const struct route *route)
 	}
 	if (sd.stopping)
 		return;
-	ready = sd_notify_status_text(text, sizeof(text), shm, route,
+	ready = sd_notify_status_text(text, sizeof(text), shm, routes,
 	    !sd.ready_sent ? "starting" : sd.reloading ? "reloading" : "degraded");
 	if (ready && !sd.ready_sent) {
 		/* Not held back by the STATUS= limit: systemd waits for this one. */

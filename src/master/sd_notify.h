@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-struct route;
+struct route_set;
 struct stats_shm;
 
 /*
@@ -35,7 +35,7 @@ void sd_notify_close(void);
  * workers ready; worker 1 redis down"); WATCHDOG=1 every half of
  * WATCHDOG_USEC.
  */
-void sd_notify_update(const struct stats_shm *shm, const struct route *route);
+void sd_notify_update(const struct stats_shm *shm, const struct route_set *routes);
 
 /*
  * The master's poll timeout: timeout_ms (negative: none), lowered so that
@@ -78,6 +78,6 @@ int sd_notify_addr(const char *value, struct sockaddr_un *sa, socklen_t *len);
  * "reloading"). Returns 1 when every worker is ready, else 0.
  */
 int sd_notify_status_text(char *buf, size_t size, const struct stats_shm *shm,
-    const struct route *route, const char *phase);
+    const struct route_set *routes, const char *phase);
 
 #endif

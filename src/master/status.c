@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common/json.h"
+#include "common/route.h"
 #include "common/stats.h"
 #include "master/status.h"
 
@@ -119,6 +120,49 @@ put_worker(FILE *out, const struct stats_shm *shm, uint32_t w, const struct stat
 	fputs("}}", out);
 }
 
+/* Route row r's counter at `off`, over every process slot used. */
+static uint64_t
+route_count(const struct stats_shm *shm, unsigned r, size_t off)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < 2 * shm->nused; i++)
+		sum += stat_get((const uint64_t *)((const char *)&shm->slot[i].rcur[r] + off)) +
+		    stat_get((const uint64_t *)((const char *)&shm->slot[i].rretired[r] + off));
+	return sum;
+}
+
+static uint64_t
+route_dead_lettered(const struct stats_shm *shm, unsigned r)
+{
+	uint64_t sum = 0;
+
+	for (size_t k = DLQ_NONE + 1; k < DLQ_REASON_COUNT; k++)
+		sum += route_count(shm, r, offsetof(struct stats_route_values, dead_lettered[k]));
+	return sum;
+}
+
+static void
+put_route(FILE *out, const struct stats_shm *shm, const struct route *r)
+{
+	fputs("{\"name\":", out);
+	json_str(out, r->name);
+	fputs(",\"file\":", out);
+	json_str(out, r->file);
+	fprintf(out, ",\"line\":%d,\"queue\":", r->line);
+	json_str(out, r->queue);
+	fputs(",\"topic\":", out);
+	json_str(out, r->topic);
+	fputs(",\"dead_letter_queue\":", out);
+	json_str(out, r->dlq);
+#define STAT_ROUTE_COUNTER(f, name, help) \
+	fprintf(out, ",\"%s\":%" PRIu64, #f, \
+	    route_count(shm, r->stats_idx, offsetof(struct stats_route_values, f)));
+#include "common/stats.def"
+#undef STAT_ROUTE_COUNTER
+	fprintf(out, ",\"dead_lettered\":%" PRIu64 "}", route_dead_lettered(shm, r->stats_idx));
+}
+
 void
 status_render(FILE *out, const struct stats_shm *shm, const struct status_info *si)
 {
@@ -141,11 +185,13 @@ status_render(FILE *out, const struct stats_shm *shm, const struct status_info *
 		json_lines(out, si->reload_needs_restart);
 		fputc('}', out);
 	}
-	fputs(",\"routes\":[{\"name\":\"default\",\"queue\":", out);
-	json_str(out, si->queue);
-	fputs(",\"topic\":", out);
-	json_str(out, si->topic);
-	fprintf(out, "}],\"workers_configured\":%" PRIu32 ",\"workers\":[", shm->nworkers);
+	fputs(",\"routes\":[", out);
+	for (size_t i = 0; i < si->routes->n; i++) {
+		if (i > 0)
+			fputc(',', out);
+		put_route(out, shm, &si->routes->v[i]);
+	}
+	fprintf(out, "],\"workers_configured\":%" PRIu32 ",\"workers\":[", shm->nworkers);
 	for (uint32_t w = 0; w < shm->nworkers; w++) {
 		if (w > 0)
 			fputc(',', out);
@@ -204,7 +250,19 @@ status_render_text(FILE *out, const struct stats_shm *shm, const struct status_i
 	fprintf(out, ", %s%s%s\n", si->config_path != NULL ? si->config_path :
 	    "no configuration file (defaults and environment)", si->paused ? ", PAUSED" : "",
 	    si->reloading ? ", RELOADING" : si->stopping ? ", STOPPING" : "");
-	fprintf(out, "route default: queue %s -> topic %s\n", si->queue, si->topic);
+	for (size_t i = 0; i < si->routes->n; i++) {
+		const struct route *r = &si->routes->v[i];
+
+		fprintf(out, "route %s: queue %s -> topic %s", r->name, r->queue, r->topic);
+		if (si->routes->n > 1)
+			fprintf(out, " (consumed %" PRIu64 ", published %" PRIu64 ", duplicates %" PRIu64
+			    ", dead-lettered %" PRIu64 ")", route_count(shm, r->stats_idx,
+			    offsetof(struct stats_route_values, consumed)), route_count(shm, r->stats_idx,
+			    offsetof(struct stats_route_values, published)), route_count(shm, r->stats_idx,
+			    offsetof(struct stats_route_values, duplicates)),
+			    route_dead_lettered(shm, r->stats_idx));
+		fputc('\n', out);
+	}
 	if (si->reload_at_s != 0) {
 		fputs("last reload: ", out);
 		put_time(out, si->reload_at_s);

@@ -9,12 +9,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct route_set;
 struct stats_shm;
 
 struct status_info {
 	const char *version;
 	const char *config_path;	/* NULL: no file, defaults and environment */
-	const char *queue, *topic;
+	const struct route_set *routes;	/* in force */
 	uint64_t generation;	/* of the configuration in force */
 	uint64_t started_s;	/* CLOCK_REALTIME */
 	uint64_t now_s;		/* CLOCK_REALTIME */

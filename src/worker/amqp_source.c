@@ -42,16 +42,18 @@
 
 enum rx_state { RX_METHOD, RX_HEADER, RX_BODY };
 
+#define TAG_MAX 160
+
 struct amqp_source {
 	const struct er_config *cfg;
-	const struct route *route;
+	const struct route_set *routes;
 	const struct amqp_source_ops *ops;
 	void *arg;
 	struct stats_gauges *gauges;
 	struct stats_values *counters;
 	int worker_id;
 	char worker_name[96];
-	char consumer_tag[128];
+	char (*tags)[TAG_MAX];	/* consumer tag of each route's consumer */
 
 	struct amqp_url urls[AMQP_URL_MAX];
 	struct log_repeat url_log[AMQP_URL_MAX];	/* connect failures, per URL */
@@ -76,6 +78,8 @@ struct amqp_source {
 	enum rx_state rx;
 	uint64_t rx_tag;
 	int rx_redelivered;
+	const struct route *rx_route;
+	amqp_bytes_t rx_exchange, rx_routing_key;	/* in the channel pool */
 	struct slot *rx_slot;
 	uint64_t rx_size, rx_got;
 	const amqp_basic_properties_t *rx_props;
@@ -136,7 +140,7 @@ describe_reply(amqp_rpc_reply_t r, char *detail, size_t sz)
 }
 
 struct amqp_source *
-amqp_source_new(const struct er_config *cfg, const struct route *route, int worker_id,
+amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int worker_id,
     const struct amqp_source_ops *ops, void *arg, struct stats_gauges *gauges,
     struct stats_values *counters, struct stats_reason *reason)
 {
@@ -148,7 +152,12 @@ amqp_source_new(const struct er_config *cfg, const struct route *route, int work
 	if (a == NULL)
 		return NULL;
 	a->cfg = cfg;
-	a->route = route;
+	a->routes = routes;
+	a->tags = calloc(routes->n, sizeof(*a->tags));
+	if (a->tags == NULL) {
+		free(a);
+		return NULL;
+	}
 	a->ops = ops;
 	a->arg = arg;
 	a->gauges = gauges;
@@ -157,11 +166,14 @@ amqp_source_new(const struct er_config *cfg, const struct route *route, int work
 	a->worker_id = worker_id;
 	host = host_name();
 	snprintf(a->worker_name, sizeof(a->worker_name), "%s/%ld/worker-%d", host, (long)getpid(), worker_id);
-	snprintf(a->consumer_tag, sizeof(a->consumer_tag), "event-relay-%s-%ld-w%d", host, (long)getpid(), worker_id);
+	for (size_t i = 0; i < routes->n; i++)
+		snprintf(a->tags[i], sizeof(a->tags[i]), "event-relay-%s-%ld-w%d-%s", host, (long)getpid(),
+		    worker_id, routes->v[i].name);
 	/* rabbitmq.url may list several brokers, tried in turn. */
 	n = amqp_url_parse_list(cfg->amqp_url, a->urls, AMQP_URL_MAX, msg, sizeof(msg));
 	if (n <= 0) {
 		log_error("amqp_source: rabbitmq.url: %s", msg);	/* the master checked it */
+		free(a->tags);
 		free(a);
 		return NULL;
 	}
@@ -198,6 +210,7 @@ amqp_source_destroy(struct amqp_source *a)
 		return;
 	if (a->conn != NULL)
 		amqp_destroy_connection(a->conn);
+	free(a->tags);
 	free(a);
 }
 
@@ -266,6 +279,75 @@ login_failed(const struct amqp_url *u, int code, const char *detail, char *err, 
  * says what happened (for the log) and reason[] in one short line (for
  * /ready).
  */
+/* queue.declare arguments of a route, into entries[] (r->nargs of them). */
+static amqp_table_t
+route_args(const struct route *r, amqp_table_entry_t *entries)
+{
+	amqp_table_t t = { .num_entries = (int)r->nargs, .entries = entries };
+
+	for (size_t i = 0; i < r->nargs; i++) {
+		const struct route_arg *g = &r->args[i];
+
+		entries[i].key = amqp_cstring_bytes(g->key);
+		switch (g->type) {
+		case RARG_STRING:
+			entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+			entries[i].value.value.bytes = amqp_cstring_bytes(g->str);
+			break;
+		case RARG_BOOL:
+			entries[i].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+			entries[i].value.value.boolean = g->num != 0;
+			break;
+		case RARG_INT:
+			entries[i].value.kind = AMQP_FIELD_KIND_I64;
+			entries[i].value.value.i64 = g->num;
+			break;
+		}
+	}
+	return r->nargs > 0 ? t : amqp_empty_table;
+}
+
+/*
+ * Declares (or checks) a route's queue and binds it; 0, or -1 with the
+ * failed step in *r, *step and *what.
+ */
+static int
+declare_route(struct amqp_source *a, const struct route *rt, amqp_rpc_reply_t *r,
+    const char **step, const char **what)
+{
+	amqp_table_entry_t *entries = NULL;
+	amqp_table_t args = amqp_empty_table;
+
+	if (rt->nargs > 0) {
+		entries = calloc(rt->nargs, sizeof(*entries));
+		if (entries == NULL) {
+			*step = "declare queue (out of memory)";
+			*what = rt->queue;
+			r->reply_type = AMQP_RESPONSE_LIBRARY_EXCEPTION;
+			r->library_error = AMQP_STATUS_NO_MEMORY;
+			return -1;
+		}
+		args = route_args(rt, entries);
+	}
+	*step = rt->declare ? "declare queue" : "check queue";
+	*what = rt->queue;
+	amqp_queue_declare(a->conn, CH_CONSUME, amqp_cstring_bytes(rt->queue), !rt->declare, 1, 0, 0,
+	    args);
+	free(entries);
+	if ((*r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		return -1;
+	for (size_t i = 0; i < rt->nbindings; i++) {
+		*step = "bind queue";
+		*what = rt->bindings[i].exchange;
+		amqp_queue_bind(a->conn, CH_CONSUME, amqp_cstring_bytes(rt->queue),
+		    amqp_cstring_bytes(rt->bindings[i].exchange),
+		    amqp_cstring_bytes(rt->bindings[i].routing_key), amqp_empty_table);
+		if ((*r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t errsz,
     char *reason, size_t reasonsz)
@@ -320,27 +402,30 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	amqp_channel_open(a->conn, CH_CONSUME);
 	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
 		goto step_fail;
+	/* Not global: quorum queues refuse a channel-wide prefetch. Per consumer. */
 	step = "basic.qos";
 	amqp_basic_qos(a->conn, CH_CONSUME, 0, (uint16_t)a->cfg->amqp_prefetch, 0);
 	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
 		goto step_fail;
-	step = a->route->declare ? "declare queue" : "check queue";
-	what = a->route->queue;
-	amqp_queue_declare(a->conn, CH_CONSUME, amqp_cstring_bytes(a->route->queue),
-	    !a->route->declare, 1, 0, 0, amqp_empty_table);
-	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
-		goto step_fail;
+	for (size_t i = 0; i < a->routes->n; i++) {
+		const struct route *rt = &a->routes->v[i];
+
+		if (declare_route(a, rt, &r, &step, &what) < 0)
+			goto step_fail;
+	}
 	step = "channel.open";
 	what = NULL;
 	amqp_channel_open(a->conn, CH_PUBLISH);
 	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
 		goto step_fail;
 	step = "declare dead-letter queue";
-	what = a->route->dlq;
-	amqp_queue_declare(a->conn, CH_PUBLISH, amqp_cstring_bytes(a->route->dlq), 0, 1, 0, 0,
-	    amqp_empty_table);
-	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
-		goto step_fail;
+	for (size_t i = 0; i < a->routes->n; i++) {
+		what = a->routes->v[i].dlq;
+		amqp_queue_declare(a->conn, CH_PUBLISH, amqp_cstring_bytes(what), 0, 1, 0, 0,
+		    amqp_empty_table);
+		if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+			goto step_fail;
+	}
 	step = "confirm.select";
 	what = NULL;
 	amqp_confirm_select(a->conn, CH_PUBLISH);
@@ -349,17 +434,24 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	a->consuming = 0;
 	if (!a->paused && !a->stopped) {
 		step = "basic.consume";
-		what = a->route->queue;
-		amqp_basic_consume(a->conn, CH_CONSUME, amqp_cstring_bytes(a->route->queue),
-		    amqp_cstring_bytes(a->consumer_tag), 0, 0, 0, amqp_empty_table);
-		if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
-			goto step_fail;
+		for (size_t i = 0; i < a->routes->n; i++) {
+			what = a->routes->v[i].queue;
+			amqp_basic_consume(a->conn, CH_CONSUME, amqp_cstring_bytes(what),
+			    amqp_cstring_bytes(a->tags[i]), 0, 0, 0, amqp_empty_table);
+			if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+				goto step_fail;
+		}
 		a->consuming = 1;
 	}
 	a->heartbeat = heartbeat;
-	log_info("amqp_source: %s %s on %s (vhost \"%s\", prefetch %ld)",
-	    a->consuming ? "consuming" : "connected, not consuming yet,", a->route->queue,
-	    u->shown, u->vhost, a->cfg->amqp_prefetch);
+	if (a->routes->n == 1)
+		log_info("amqp_source: %s %s on %s (vhost \"%s\", prefetch %ld)",
+		    a->consuming ? "consuming" : "connected, not consuming yet,", a->routes->v[0].queue,
+		    u->shown, u->vhost, a->cfg->amqp_prefetch);
+	else
+		log_info("amqp_source: %s %zu queues on %s (vhost \"%s\", prefetch %ld each)",
+		    a->consuming ? "consuming" : "connected, not consuming yet,", a->routes->n,
+		    u->shown, u->vhost, a->cfg->amqp_prefetch);
 	return 0;
 step_fail:
 	describe_reply(r, detail, sizeof(detail));
@@ -493,6 +585,16 @@ header_seq(const amqp_basic_properties_t *p)
 }
 
 /* 1 if a delivery completed, 0 otherwise, -1 if the connection ended. */
+/* The route whose consumer has this tag, or NULL. */
+static const struct route *
+route_of(const struct amqp_source *a, amqp_bytes_t tag)
+{
+	for (size_t i = 0; i < a->routes->n; i++)
+		if (strlen(a->tags[i]) == tag.len && memcmp(a->tags[i], tag.bytes, tag.len) == 0)
+			return &a->routes->v[i];
+	return NULL;
+}
+
 static int
 handle_frame(struct amqp_source *a, amqp_frame_t *f)
 {
@@ -507,6 +609,13 @@ handle_frame(struct amqp_source *a, amqp_frame_t *f)
 				disconnect(a, "unexpected basic.deliver");
 				return -1;
 			}
+			a->rx_route = route_of(a, d->consumer_tag);
+			if (a->rx_route == NULL) {
+				disconnect(a, "basic.deliver for an unknown consumer");
+				return -1;
+			}
+			a->rx_exchange = d->exchange;
+			a->rx_routing_key = d->routing_key;
 			a->rx_tag = d->delivery_tag;
 			a->rx_redelivered = d->redelivered;
 			a->rx = RX_HEADER;
@@ -586,7 +695,7 @@ handle_frame(struct amqp_source *a, amqp_frame_t *f)
 		a->rx_size = f->payload.properties.body_size;
 		a->rx_props = f->payload.properties.decoded;
 		a->rx_got = 0;
-		a->rx_slot = a->ops->begin(a->arg, a->rx_tag, a->rx_redelivered, a->rx_size);
+		a->rx_slot = a->ops->begin(a->arg, a->rx_route, a->rx_tag, a->rx_redelivered, a->rx_size);
 		if (a->rx_slot == NULL) {
 			disconnect(a, "no memory for a delivery");
 			return -1;
@@ -611,7 +720,7 @@ handle_frame(struct amqp_source *a, amqp_frame_t *f)
 	}
 	a->rx_slot->body_len = a->rx_size;
 	a->rx = RX_METHOD;
-	a->ops->delivered(a->arg, a->rx_slot, a->rx_props);
+	a->ops->delivered(a->arg, a->rx_slot, a->rx_props, a->rx_exchange, a->rx_routing_key);
 	a->rx_slot = NULL;
 	a->rx_props = NULL;
 	if (a->conn != NULL)
@@ -705,7 +814,7 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 	}
 	if (p._flags & AMQP_BASIC_HEADERS_FLAG)
 		nold = p.headers.num_entries;
-	entries = calloc((size_t)nold + 6, sizeof(*entries));
+	entries = calloc((size_t)nold + 7, sizeof(*entries));
 	if (entries == NULL)
 		return -1;
 	if (nold > 0)
@@ -717,11 +826,12 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 	entries[nold + 0] = str_entry("x-event-relay-reason", dlq_reason_name(s->reason));
 	entries[nold + 1] = str_entry("x-event-relay-time", when);
 	entries[nold + 2] = str_entry("x-event-relay-worker", a->worker_name);
-	entries[nold + 3] = str_entry("x-event-relay-queue", a->route->queue);
-	entries[nold + 4].key = amqp_cstring_bytes(HDR_SEQ);
-	entries[nold + 4].value.kind = AMQP_FIELD_KIND_I64;
-	entries[nold + 4].value.value.i64 = (int64_t)(a->publish_seq + 1);
-	p.headers.num_entries = nold + 5;
+	entries[nold + 3] = str_entry("x-event-relay-queue", s->route->queue);
+	entries[nold + 4] = str_entry("x-event-relay-route", s->route->name);
+	entries[nold + 5].key = amqp_cstring_bytes(HDR_SEQ);
+	entries[nold + 5].value.kind = AMQP_FIELD_KIND_I64;
+	entries[nold + 5].value.value.i64 = (int64_t)(a->publish_seq + 1);
+	p.headers.num_entries = nold + 6;
 	if (s->detail != NULL)
 		entries[p.headers.num_entries++] = str_entry("x-event-relay-error", s->detail);
 	p.headers.entries = entries;
@@ -730,7 +840,7 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 		p._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
 		p.delivery_mode = 2;
 	}
-	rc = amqp_basic_publish(a->conn, CH_PUBLISH, amqp_empty_bytes, amqp_cstring_bytes(a->route->dlq),
+	rc = amqp_basic_publish(a->conn, CH_PUBLISH, amqp_empty_bytes, amqp_cstring_bytes(s->route->dlq),
 	    1, 0, &p, body);
 	free(entries);
 	if (rc != AMQP_STATUS_OK) {
@@ -792,11 +902,13 @@ send_cancel(struct amqp_source *a)
 	amqp_basic_cancel_t req;
 
 	a->consuming = 0;
-	a->cancels++;
-	req.consumer_tag = amqp_cstring_bytes(a->consumer_tag);
-	req.nowait = 0;
-	if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CANCEL_METHOD, &req) != AMQP_STATUS_OK)
-		disconnect(a, "basic.cancel failed");
+	for (size_t i = 0; i < a->routes->n && a->conn != NULL; i++) {
+		a->cancels++;
+		req.consumer_tag = amqp_cstring_bytes(a->tags[i]);
+		req.nowait = 0;
+		if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CANCEL_METHOD, &req) != AMQP_STATUS_OK)
+			disconnect(a, "basic.cancel failed");
+	}
 }
 
 int
@@ -822,16 +934,19 @@ amqp_source_pause(struct amqp_source *a, int paused)
 	if (paused && a->consuming) {
 		send_cancel(a);
 	} else if (!paused && !a->consuming && !a->stopped) {
-		amqp_basic_consume_t req;
+		for (size_t i = 0; i < a->routes->n && a->conn != NULL; i++) {
+			amqp_basic_consume_t req;
 
-		memset(&req, 0, sizeof(req));
-		req.queue = amqp_cstring_bytes(a->route->queue);
-		req.consumer_tag = amqp_cstring_bytes(a->consumer_tag);
-		req.arguments = amqp_empty_table;
-		/* consume-ok is read (and ignored) by the frame reader */
-		if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CONSUME_METHOD, &req) != AMQP_STATUS_OK)
-			disconnect(a, "basic.consume failed");
-		else
+			memset(&req, 0, sizeof(req));
+			req.queue = amqp_cstring_bytes(a->routes->v[i].queue);
+			req.consumer_tag = amqp_cstring_bytes(a->tags[i]);
+			req.arguments = amqp_empty_table;
+			/* consume-ok is read (and ignored) by the frame reader */
+			if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CONSUME_METHOD, &req) !=
+			    AMQP_STATUS_OK)
+				disconnect(a, "basic.consume failed");
+		}
+		if (a->conn != NULL)
 			a->consuming = 1;
 	}
 }

@@ -20,6 +20,7 @@
 
 struct er_config;
 struct route;
+struct route_set;
 struct slot;
 
 struct amqp_source_ops {
@@ -28,16 +29,21 @@ struct amqp_source_ops {
 	/* The connection is gone: its unacked deliveries will be redelivered. */
 	void (*lost)(void *arg);
 	/* A delivery's header arrived: a slot to receive `size` body bytes, or NULL. */
-	struct slot *(*begin)(void *arg, uint64_t tag, int redelivered, uint64_t size);
-	/* The body is complete; props are valid only during the call. */
-	void (*delivered)(void *arg, struct slot *s, const amqp_basic_properties_t *props);
+	struct slot *(*begin)(void *arg, const struct route *r, uint64_t tag, int redelivered,
+	    uint64_t size);
+	/*
+	 * The body is complete; props, exchange and routing_key are valid
+	 * only during the call.
+	 */
+	void (*delivered)(void *arg, struct slot *s, const amqp_basic_properties_t *props,
+	    amqp_bytes_t exchange, amqp_bytes_t routing_key);
 	/* A dead-letter publish was confirmed (ok) or nacked/returned (!ok). */
 	void (*confirmed)(void *arg, uint64_t seq, int multiple, int ok);
 };
 
 struct amqp_source;
 
-struct amqp_source *amqp_source_new(const struct er_config *cfg, const struct route *route,
+struct amqp_source *amqp_source_new(const struct er_config *cfg, const struct route_set *routes,
     int worker_id, const struct amqp_source_ops *ops, void *arg,
     struct stats_gauges *gauges, struct stats_values *counters,
     struct stats_reason *reason);

@@ -26,7 +26,7 @@
 #include "worker/kafka_sink.h"
 #include "worker/slot.h"
 
-#define KAFKA_MAX_TOPICS 16
+#define KAFKA_MAX_TOPICS ROUTE_MAX	/* one per route with a fixed topic */
 #define KAFKA_POLL_MAX_MS 1000	/* poll at least this often, woken or not */
 
 struct kafka_sink {
@@ -440,15 +440,19 @@ topic_for(struct kafka_sink *k, const struct route *r)
 	return k->topics[k->ntopics++].rkt;
 }
 
+/*
+ * A fixed topic goes by its topic object (made once per route); a topic
+ * from a template by name (librdkafka looks its object up).
+ */
 rd_kafka_resp_err_t
 kafka_sink_produce(struct kafka_sink *k, struct slot *s)
 {
-	rd_kafka_topic_t *rkt = topic_for(k, s->route);
-	rd_kafka_headers_t *hdrs = NULL;
 	const struct event *ev = &s->ev;
+	rd_kafka_topic_t *rkt = ev->topic == NULL ? topic_for(k, s->route) : NULL;
+	rd_kafka_headers_t *hdrs = NULL;
 	rd_kafka_resp_err_t err;
 
-	if (rkt == NULL)
+	if (rkt == NULL && ev->topic == NULL)
 		return RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
 	if (ev->nhdr > 0) {
 		hdrs = rd_kafka_headers_new(ev->nhdr);
@@ -456,15 +460,28 @@ kafka_sink_produce(struct kafka_sink *k, struct slot *s)
 			rd_kafka_header_add(hdrs, ev->hdr[i].name, (ssize_t)ev->hdr[i].name_len,
 			    ev->hdr[i].value, (ssize_t)ev->hdr[i].len);
 	}
-	err = rd_kafka_producev(k->rk,
-	    RD_KAFKA_V_RKT(rkt),
-	    RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-	    RD_KAFKA_V_MSGFLAGS(0),	/* value stays in the slot until the report */
-	    RD_KAFKA_V_VALUE((void *)ev->value, ev->value_len),
-	    RD_KAFKA_V_KEY(ev->key, ev->key_len),
-	    RD_KAFKA_V_HEADERS(hdrs),
-	    RD_KAFKA_V_OPAQUE(s),
-	    RD_KAFKA_V_END);
+	if (rkt != NULL)
+		err = rd_kafka_producev(k->rk,
+		    RD_KAFKA_V_RKT(rkt),
+		    RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+		    RD_KAFKA_V_MSGFLAGS(0),	/* value stays in the slot until the report */
+		    RD_KAFKA_V_VALUE((void *)ev->value, ev->value_len),
+		    RD_KAFKA_V_KEY(ev->key, ev->key_len),
+		    RD_KAFKA_V_TIMESTAMP(ev->timestamp_ms),
+		    RD_KAFKA_V_HEADERS(hdrs),
+		    RD_KAFKA_V_OPAQUE(s),
+		    RD_KAFKA_V_END);
+	else
+		err = rd_kafka_producev(k->rk,
+		    RD_KAFKA_V_TOPIC(ev->topic),
+		    RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+		    RD_KAFKA_V_MSGFLAGS(0),
+		    RD_KAFKA_V_VALUE((void *)ev->value, ev->value_len),
+		    RD_KAFKA_V_KEY(ev->key, ev->key_len),
+		    RD_KAFKA_V_TIMESTAMP(ev->timestamp_ms),
+		    RD_KAFKA_V_HEADERS(hdrs),
+		    RD_KAFKA_V_OPAQUE(s),
+		    RD_KAFKA_V_END);
 	if (err != 0) {
 		if (hdrs != NULL)
 			rd_kafka_headers_destroy(hdrs);

@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 struct er_config;
-struct route;
+struct route_set;
 struct worker_slot;
 
 #define WORKER_MODULE_SYMBOL "event_relay_worker_module"
@@ -23,7 +23,7 @@ struct worker_slot;
 struct worker_module {
 	const char *version;	/* PACKAGE_VERSION it was built as */
 	/* worker_main(), see worker.h */
-	int (*main)(const struct er_config *cfg, const struct route *route, int id,
+	int (*main)(const struct er_config *cfg, const struct route_set *routes, int id,
 	    struct worker_slot *ws, int lifeline);
 	/* kafka_sink_check_properties(), see kafka_sink.h */
 	int (*check_properties)(const struct er_config *cfg, char *err, size_t errsz);

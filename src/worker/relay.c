@@ -37,13 +37,20 @@ static void release_waiters(struct worker *w, struct slot *s, int relayed);
 /* ---- slots ---- */
 
 static struct slot *
-slot_get(struct worker *w, uint64_t size)
+slot_get(struct worker *w, const struct route *r, uint64_t size)
 {
 	struct slot *s = slot_pool_get(&w->pool, size);
 
 	if (s != NULL)
-		s->route = w->route;
+		s->route = r;
 	return s;
+}
+
+/* The per-route counters of a slot's route. */
+static inline struct stats_route_values *
+route_stats(struct worker *w, const struct slot *s)
+{
+	return &w->ws->rcur[s->route->stats_idx];
 }
 
 static void
@@ -76,6 +83,7 @@ release_waiters(struct worker *w, struct slot *s, int relayed)
 			slot_free(w, q);
 		} else if (relayed) {
 			stat_add(&w->st->duplicates, 1);
+			stat_add(&route_stats(w, q)->duplicates, 1);
 			q->duplicate = 1;
 			complete(w, q);
 		} else {
@@ -196,8 +204,9 @@ confirmed_cb(void *arg, uint64_t seq, int multiple, int ok)
 		}
 		if (ok) {
 			stat_add(&w->st->dead_lettered[s->reason], 1);
+			stat_add(&route_stats(w, s)->dead_lettered[s->reason], 1);
 			log_info("dead-lettered delivery %llu to %s: %s",
-			    (unsigned long long)s->tag, w->route->dlq, dlq_reason_name(s->reason));
+			    (unsigned long long)s->tag, s->route->dlq, dlq_reason_name(s->reason));
 			complete(w, s);
 		} else {
 			/* Publish it again later; the original stays unacked. */
@@ -297,6 +306,7 @@ kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err)
 
 	if (err == 0) {
 		stat_add(&w->st->published, 1);
+		stat_add(&route_stats(w, s)->published, 1);
 		if (breaker_success(&w->breaker))
 			breaker_changed(w, "a record was delivered");
 		/* Even a stale slot is marked: its redelivery is then a duplicate. */
@@ -496,6 +506,7 @@ claimed_cb(void *arg, struct slot *s, enum claim_result r, const char *holder, s
 		break;
 	case CLAIM_DONE:
 		stat_add(&w->st->duplicates, 1);
+		stat_add(&route_stats(w, s)->duplicates, 1);
 		s->duplicate = 1;
 		log_debug("duplicate %s acknowledged", s->ev.id);
 		complete(w, s);
@@ -619,10 +630,10 @@ amqp_lost_cb(void *arg)
 }
 
 static struct slot *
-amqp_begin_cb(void *arg, uint64_t tag, int redelivered, uint64_t size)
+amqp_begin_cb(void *arg, const struct route *r, uint64_t tag, int redelivered, uint64_t size)
 {
 	struct worker *w = arg;
-	struct slot *s = slot_get(w, size);
+	struct slot *s = slot_get(w, r, size);
 
 	if (s == NULL)
 		return NULL;
@@ -636,12 +647,16 @@ amqp_begin_cb(void *arg, uint64_t tag, int redelivered, uint64_t size)
 }
 
 static void
-amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *props)
+amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *props,
+    amqp_bytes_t exchange, amqp_bytes_t routing_key)
 {
 	struct worker *w = arg;
 
+	(void)exchange;
+	(void)routing_key;
 	w->receiving = NULL;
 	stat_add(&w->st->consumed, 1);
+	stat_add(&route_stats(w, s)->consumed, 1);
 	if (ack_tracker_add(&w->tracker, s->tag, s->idx) < 0) {
 		log_error("delivery tag %llu out of order; dropping the delivery unacked",
 		    (unsigned long long)s->tag);

@@ -27,14 +27,14 @@
 #include "worker/slot.h"
 
 struct er_config;
-struct route;
+struct route_set;
 struct worker_slot;
 
 #define ACK_HOLE_DELAY_MS 100
 
 struct worker {
 	const struct er_config *cfg;
-	const struct route *route;
+	const struct route_set *routes;
 	int id;
 	struct worker_slot *ws;
 	struct stats_values *st;

@@ -172,6 +172,7 @@ setup(struct worker *w)
 {
 	struct sigaction sa;
 	sigset_t usr1;
+	size_t window, max_bytes = 0;
 
 	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 		log_error("pipe: %s", strerror(errno));
@@ -204,16 +205,21 @@ setup(struct worker *w)
 	breaker_init(&w->breaker, (unsigned)w->cfg->breaker_threshold, (uint64_t)w->cfg->breaker_open_ms,
 	    (uint64_t)w->cfg->breaker_open_max_ms, (double)w->cfg->retry_multiplier, w->rng);
 	w->dedup_bypass = strcmp(w->cfg->redis_on_failure, "bypass") == 0;
-	if (ack_tracker_init(&w->tracker, (size_t)w->cfg->amqp_prefetch, ACK_HOLE_DELAY_MS) < 0 ||
-	    event_decoder_init(&w->decoder, (size_t)w->route->max_message_bytes) < 0 ||
-	    slot_pool_init(&w->pool, (size_t)w->cfg->amqp_prefetch + 256, &w->ws->gauges.in_flight) < 0) {
+	/* Each route's consumer has its own prefetch window. */
+	window = (size_t)w->cfg->amqp_prefetch * w->routes->n;
+	for (size_t i = 0; i < w->routes->n; i++)
+		if (w->routes->v[i].max_message_bytes > max_bytes)
+			max_bytes = w->routes->v[i].max_message_bytes;
+	if (ack_tracker_init(&w->tracker, window, ACK_HOLE_DELAY_MS) < 0 ||
+	    event_decoder_init(&w->decoder, max_bytes) < 0 ||
+	    slot_pool_init(&w->pool, window + 256, &w->ws->gauges.in_flight) < 0) {
 		log_error("out of memory");
 		return -1;
 	}
 	w->kafka = kafka_sink_new(w->cfg, w->id, &relay_kafka_ops, w, &w->ws->gauges);
 	w->redis = redis_claim_new(w->cfg, w->id, &relay_redis_ops, w, &w->ws->gauges, w->st,
 	    &w->ws->reason[REASON_REDIS]);
-	w->amqp = amqp_source_new(w->cfg, w->route, w->id, &relay_amqp_ops, w, &w->ws->gauges, w->st,
+	w->amqp = amqp_source_new(w->cfg, w->routes, w->id, &relay_amqp_ops, w, &w->ws->gauges, w->st,
 	    &w->ws->reason[REASON_AMQP]);
 	if (w->kafka == NULL || w->redis == NULL || w->amqp == NULL)
 		return -1;
@@ -256,10 +262,10 @@ teardown(struct worker *w)
 }
 
 int
-worker_main(const struct er_config *cfg, const struct route *route, int id,
+worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
     struct worker_slot *ws, int lifeline)
 {
-	struct worker w = { .cfg = cfg, .route = route, .id = id, .ws = ws, .st = &ws->cur };
+	struct worker w = { .cfg = cfg, .routes = routes, .id = id, .ws = ws, .st = &ws->cur };
 	char role[32];
 	int status = 0;
 	uint64_t woke_us = 0;
@@ -272,7 +278,9 @@ worker_main(const struct er_config *cfg, const struct route *route, int id,
 		teardown(&w);
 		return 1;
 	}
-	log_info("started: queue %s -> topic %s", route->queue, route->topic);
+	for (size_t i = 0; i < routes->n; i++)
+		log_info("started: route %s: queue %s -> topic %s", routes->v[i].name,
+		    routes->v[i].queue, routes->v[i].topic);
 	for (;;) {
 		struct pollfd pfd[5];
 		int nfd = 0, ia = -1, ik, ir = -1, il, is;

@@ -7,7 +7,7 @@
 #define ER_WORKER_H
 
 struct er_config;
-struct route;
+struct route_set;
 struct worker_slot;
 
 /*
@@ -15,7 +15,7 @@ struct worker_slot;
  * (0 after a graceful stop). `lifeline` is the read end of a pipe whose
  * write end only the master holds.
  */
-int worker_main(const struct er_config *cfg, const struct route *route, int id,
+int worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
     struct worker_slot *ws, int lifeline);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/route.h"
 #include "common/stats.h"
 #include "master/control.h"
 #include "master/status.h"
@@ -60,6 +61,11 @@ Test(control, parse)
 }
 
 /* Worker 0: old process (half 0) draining, new one (half 1) active. */
+static struct route route_default = {
+	.name = (char *)"default", .queue = (char *)"events", .topic = (char *)"processed_events",
+	.dlq = (char *)"events.dlq",
+};
+
 static struct stats_shm *
 make_shm(void)
 {
@@ -89,6 +95,11 @@ make_shm(void)
 	stat_add(&w0->cur.published, 30);
 	stat_add(&w0->cur.duplicates, 4);
 	stat_add(&w0->cur.dead_lettered[DLQ_invalid_json], 2);
+	route_default.stats_idx = (unsigned)stats_route_register(shm, "default");
+	stat_add(&w0->rcur[0].consumed, 40);
+	stat_add(&w0->rcur[0].published, 30);
+	stat_add(&w0->rcur[0].duplicates, 4);
+	stat_add(&w0->rcur[0].dead_lettered[DLQ_invalid_json], 2);
 	stat_set(&w0->gauges.in_flight, 6);
 	stat_set(&w0->gauges.amqp_up, 1);
 	stat_set(&w0->gauges.kafka_up, 1);
@@ -112,11 +123,12 @@ make_shm(void)
 
 static const double rates[2] = { 1234.5, 0 };
 
+static const struct route_set routes = { .v = &route_default, .n = 1, .implicit = 1 };
+
 static const struct status_info info = {
 	.version = "9.9.9",
 	.config_path = "/etc/event-relay/event-relay.conf",
-	.queue = "events",
-	.topic = "processed_events",
+	.routes = &routes,
 	.generation = 2,
 	.started_s = 1700000000,
 	.now_s = 1700003723,

@@ -88,7 +88,8 @@ Test(sd_notify, addr)
 
 /* ---- the STATUS= text ---- */
 
-static struct route route = { .name = "default", .queue = "events", .topic = "processed_events" };
+static struct route route_default = { .name = "default", .queue = "events", .topic = "processed_events" };
+static struct route_set route = { .v = &route_default, .n = 1, .implicit = 1 };
 
 static void
 set_slot(struct stats_shm *shm, int i, uint32_t state, int amqp, int kafka, int redis)

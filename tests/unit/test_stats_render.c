@@ -51,6 +51,17 @@ make_shm(void)
 	stat_add(&w1->cur.dead_lettered[DLQ_missing_event_id], 4);
 	stat_add(&w1->retired.dead_lettered[DLQ_kafka_rejected], 1);
 
+	/* Two routes: their rows add up to the totals' share they carry. */
+	cr_assert(stats_route_register(shm, "orders") == 0, "register orders: want row 0");
+	cr_assert(stats_route_register(shm, "audit") == 1, "register audit: want row 1");
+	cr_assert(stats_route_register(shm, "orders") == 0, "register orders again: want row 0");
+	stat_add(&w0->rcur[0].consumed, 3);
+	stat_add(&w0->rretired[0].consumed, 100);
+	stat_add(&w1->rcur[1].consumed, 7);
+	stat_add(&w1->rcur[1].published, 6);
+	stat_add(&w0->rcur[0].duplicates, 1);
+	stat_add(&w0->rcur[0].dead_lettered[DLQ_invalid_json], 2);
+
 	stats_observe_latency(&w0->retired, 250);
 	stats_observe_latency(&w0->retired, 1000);
 	stats_observe_latency(&w0->cur, 500);		/* on a bound: that bucket */
@@ -231,6 +242,9 @@ Test(stats_render, retire_keeps_totals_monotonic)
 	    w0->cur.latency_count, w0->cur.latency_sum_us);
 	cr_expect(w0->retired.consumed == 1001, "retired consumed: got %" PRIu64 ", want 1001",
 	    w0->retired.consumed);
+	cr_expect(w0->rcur[0].consumed == 0 && w0->rretired[0].consumed == 103,
+	    "route consumed after retire: got cur %" PRIu64 " retired %" PRIu64 ", want 0 and 103",
+	    w0->rcur[0].consumed, w0->rretired[0].consumed);
 	cr_expect(w0->retired.latency_count == 5, "retired latency count: got %" PRIu64 ", want 5",
 	    w0->retired.latency_count);
 
