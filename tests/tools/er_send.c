@@ -8,6 +8,7 @@
  *           [-H NAME=KIND:VALUE]... [-b BODY | -f FILE] [-n COUNT]
  *   er-send -u URL -q QUEUE --binary N [-s START] [--dup-every K]
  *           [--expected FILE] [-p ...] [-H ...]
+ *   er-send -u URL -e EXCHANGE -r KEY --lines FILE [-p ...] [-H ...]
  *
  * Every publish is mandatory: a message no queue takes is an error, so a
  * test cannot publish into the void by a misspelt name. The queue is not
@@ -22,6 +23,9 @@
  * --expected writes "<message_id>\t<body>" per event (esc.h's escapes,
  * the format er-topic prints key and value in), sorted under LC_ALL=C.
  *
+ * --lines FILE publishes each line of FILE (without its newline) as one
+ * body, as er-publish --raw does to a queue, but to any exchange.
+ *
  * The one thing to know before changing it: user_id must equal the
  * login user, or RabbitMQ refuses the publish (it closes the channel).
  */
@@ -31,6 +35,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +80,7 @@ usage(FILE *f, int rc)
 	    "         [-p NAME=VALUE]... [-H NAME=KIND:VALUE]...\n"
 	    "         [-b BODY | -f FILE] [-n COUNT]\n"
 	    "         [--binary N [-s START] [--dup-every K] [--expected FILE]]\n"
+	    "         [--lines FILE]\n"
 	    "         [--declare-exchange NAME[:TYPE]]... [--declare-queue NAME]...\n"
 	    "         [--queue-type classic|quorum] [--bind QUEUE:EXCHANGE:KEY]...\n"
 	    "  -p  a basic property: message_id correlation_id type app_id\n"
@@ -323,7 +329,7 @@ binary_body(unsigned char *buf, long seq)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_BINARY = 256, OPT_DUP, OPT_EXPECTED, OPT_DECL_EX, OPT_DECL_Q, OPT_QTYPE,
+	enum { OPT_BINARY = 256, OPT_LINES, OPT_DUP, OPT_EXPECTED, OPT_DECL_EX, OPT_DECL_Q, OPT_QTYPE,
 	       OPT_BIND };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, 'u' },
@@ -337,6 +343,7 @@ main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "start", required_argument, NULL, 's' },
 		{ "binary", required_argument, NULL, OPT_BINARY },
+		{ "lines", required_argument, NULL, OPT_LINES },
 		{ "dup-every", required_argument, NULL, OPT_DUP },
 		{ "expected", required_argument, NULL, OPT_EXPECTED },
 		{ "declare-exchange", required_argument, NULL, OPT_DECL_EX },
@@ -348,7 +355,7 @@ main(int argc, char **argv)
 	};
 	const char *url = NULL, *exchange = "", *rkey = NULL, *queue = NULL;
 	const char *body_arg = NULL, *body_file = NULL, *expected_path = NULL;
-	const char *queue_type = NULL;
+	const char *queue_type = NULL, *lines = NULL;
 	const char *decl_ex[MAX_DECLARES], *decl_q[MAX_DECLARES], *binds[MAX_DECLARES];
 	size_t ndecl_ex = 0, ndecl_q = 0, nbinds = 0;
 	static amqp_table_entry_t headers[MAX_HEADERS];
@@ -384,6 +391,7 @@ main(int argc, char **argv)
 		case 'n': count = parse_num("-n", optarg, 0, 100000000); break;
 		case 's': start = parse_num("-s", optarg, 0, 99999999); break;
 		case OPT_BINARY: binary = parse_num("--binary", optarg, 0, 100000000); break;
+		case OPT_LINES: lines = optarg; break;
 		case OPT_DUP: dup_every = parse_num("--dup-every", optarg, 1, 100000000); break;
 		case OPT_EXPECTED: expected_path = optarg; break;
 		case OPT_QTYPE: queue_type = optarg; break;
@@ -409,8 +417,12 @@ main(int argc, char **argv)
 		usage(stderr, 2);
 	if (queue)
 		rkey = queue;
-	if (rkey == NULL && (binary >= 0 || count > 0 || !(ndecl_ex || ndecl_q || nbinds)))
+	if (rkey == NULL && (binary >= 0 || lines || count > 0 || !(ndecl_ex || ndecl_q || nbinds)))
 		usage(stderr, 2);
+	if (lines && (binary >= 0 || body_arg || body_file)) {
+		fprintf(stderr, "er-send: --lines goes with none of --binary, -b, -f\n");
+		return 2;
+	}
 	if (binary >= 0 && (body_arg || body_file || (props._flags & AMQP_BASIC_MESSAGE_ID_FLAG))) {
 		fprintf(stderr, "er-send: --binary makes its own bodies and message ids\n");
 		return 2;
@@ -467,6 +479,24 @@ main(int argc, char **argv)
 			}
 		}
 		props._flags &= ~(amqp_flags_t)AMQP_BASIC_MESSAGE_ID_FLAG;
+	} else if (lines) {
+		FILE *f = fopen(lines, "r");
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+
+		if (f == NULL)
+			die("%s: %s", lines, strerror(errno));
+		while ((n = getline(&line, &cap, f)) >= 0) {
+			if (n > 0 && line[n - 1] == '\n')
+				n--;
+			publish(exchange, rkey, &props, line, (size_t)n);
+			events++;
+		}
+		if (ferror(f))
+			die("%s: %s", lines, strerror(errno));
+		free(line);
+		fclose(f);
 	} else {
 		const void *b = body ? body : body_arg;
 
