@@ -19,12 +19,21 @@
  *
  * --binary N publishes N bodies that are not JSON and hold every byte
  * value 0x00-0xff (event i: the 256 byte values rotated by i, then i % 97
- * more pseudo-random bytes), each with message_id "bin-<i, 8 digits>";
+ * more pseudo-random bytes; with --size S, S bytes: the first 256 of
+ * them as before, pseudo-random bytes after), each with message_id
+ * "bin-<i, 8 digits>";
  * --expected writes "<message_id>\t<body>" per event (esc.h's escapes,
  * the format er-topic prints key and value in), sorted under LC_ALL=C.
  *
  * --lines FILE publishes each line of FILE (without its newline) as one
  * body, as er-publish --raw does to a queue, but to any exchange.
+ *
+ * What RabbitMQ 3.10.8 does to headers (checked with er-get -v): a
+ * classic queue hands them to a consumer byte for byte, every kind
+ * included; a quorum queue re-encodes them, sorted by name, with
+ * x-delivery-count (l) added and u64 (L) turned into i64 (l), so that
+ * 2^64-1 arrives as -1; a NaN or infinite float (f or d) is refused at
+ * publish: the broker closes the connection with 541 INTERNAL_ERROR.
  *
  * The one thing to know before changing it: user_id must equal the
  * login user, or RabbitMQ refuses the publish (it closes the channel).
@@ -79,7 +88,7 @@ usage(FILE *f, int rc)
 	    "usage: er-send -u URL (-q QUEUE | -e EXCHANGE -r ROUTING_KEY)\n"
 	    "         [-p NAME=VALUE]... [-H NAME=KIND:VALUE]...\n"
 	    "         [-b BODY | -f FILE] [-n COUNT]\n"
-	    "         [--binary N [-s START] [--dup-every K] [--expected FILE]]\n"
+	    "         [--binary N [-s START] [--dup-every K] [--size S] [--expected FILE]]\n"
 	    "         [--lines FILE]\n"
 	    "         [--declare-exchange NAME[:TYPE]]... [--declare-queue NAME]...\n"
 	    "         [--queue-type classic|quorum] [--bind QUEUE:EXCHANGE:KEY]...\n"
@@ -313,23 +322,22 @@ next_rand(uint64_t *s)
 	return *s;
 }
 
+/* Event seq's --binary body, `size` bytes (< 0: 256 + seq % 97). */
 static size_t
-binary_body(unsigned char *buf, long seq)
+binary_body(unsigned char *buf, long seq, long size)
 {
 	uint64_t s = 0x9e3779b97f4a7c15ULL ^ (uint64_t)seq;
-	size_t n = 0, extra = (size_t)(seq % 97);
+	size_t n = size < 0 ? 256 + (size_t)(seq % 97) : (size_t)size;
 
-	for (int j = 0; j < 256; j++)
-		buf[n++] = (unsigned char)(j + seq);
-	for (size_t j = 0; j < extra; j++)
-		buf[n++] = (unsigned char)next_rand(&s);
+	for (size_t j = 0; j < n; j++)
+		buf[j] = j < 256 ? (unsigned char)((long)j + seq) : (unsigned char)next_rand(&s);
 	return n;
 }
 
 int
 main(int argc, char **argv)
 {
-	enum { OPT_BINARY = 256, OPT_LINES, OPT_DUP, OPT_EXPECTED, OPT_DECL_EX, OPT_DECL_Q, OPT_QTYPE,
+	enum { OPT_BINARY = 256, OPT_LINES, OPT_SIZE, OPT_DUP, OPT_EXPECTED, OPT_DECL_EX, OPT_DECL_Q, OPT_QTYPE,
 	       OPT_BIND };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, 'u' },
@@ -344,6 +352,7 @@ main(int argc, char **argv)
 		{ "start", required_argument, NULL, 's' },
 		{ "binary", required_argument, NULL, OPT_BINARY },
 		{ "lines", required_argument, NULL, OPT_LINES },
+		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "dup-every", required_argument, NULL, OPT_DUP },
 		{ "expected", required_argument, NULL, OPT_EXPECTED },
 		{ "declare-exchange", required_argument, NULL, OPT_DECL_EX },
@@ -360,7 +369,7 @@ main(int argc, char **argv)
 	size_t ndecl_ex = 0, ndecl_q = 0, nbinds = 0;
 	static amqp_table_entry_t headers[MAX_HEADERS];
 	amqp_basic_properties_t props;
-	long count = 1, binary = -1, start = 1, dup_every = 0;
+	long count = 1, binary = -1, start = 1, dup_every = 0, size = -1;
 	unsigned long events = 0, dups = 0;
 	FILE *expected = NULL;
 	char err[256];
@@ -392,6 +401,7 @@ main(int argc, char **argv)
 		case 's': start = parse_num("-s", optarg, 0, 99999999); break;
 		case OPT_BINARY: binary = parse_num("--binary", optarg, 0, 100000000); break;
 		case OPT_LINES: lines = optarg; break;
+		case OPT_SIZE: size = parse_num("--size", optarg, 0, MAX_FILE); break;
 		case OPT_DUP: dup_every = parse_num("--dup-every", optarg, 1, 100000000); break;
 		case OPT_EXPECTED: expected_path = optarg; break;
 		case OPT_QTYPE: queue_type = optarg; break;
@@ -427,8 +437,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "er-send: --binary makes its own bodies and message ids\n");
 		return 2;
 	}
-	if ((expected_path || dup_every) && binary < 0) {
-		fprintf(stderr, "er-send: --expected and --dup-every go with --binary\n");
+	if ((expected_path || dup_every || size >= 0) && binary < 0) {
+		fprintf(stderr, "er-send: --expected, --dup-every and --size go with --binary\n");
 		return 2;
 	}
 	if (nheaders > 0) {
@@ -454,15 +464,17 @@ main(int argc, char **argv)
 		die("%s", cl.err);
 
 	if (binary >= 0) {
-		unsigned char buf[256 + 97];
+		unsigned char *buf = malloc(size < 0 ? 256 + 97 : (size_t)size + 1);
 		char id[32];
 
+		if (buf == NULL)
+			die("out of memory");
 		if (expected_path && (expected = fopen(expected_path, "w")) == NULL)
 			die("%s: %s", expected_path, strerror(errno));
 		props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
 		for (long k = 1; k <= binary; k++) {
 			long seq = start + k - 1;
-			size_t n = binary_body(buf, seq);
+			size_t n = binary_body(buf, seq, size);
 
 			snprintf(id, sizeof(id), "bin-%08ld", seq);
 			props.message_id = amqp_cstring_bytes(id);
@@ -479,6 +491,7 @@ main(int argc, char **argv)
 			}
 		}
 		props._flags &= ~(amqp_flags_t)AMQP_BASIC_MESSAGE_ID_FLAG;
+		free(buf);
 	} else if (lines) {
 		FILE *f = fopen(lines, "r");
 		char *line = NULL;
