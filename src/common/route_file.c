@@ -215,12 +215,12 @@ path_is(const struct route_path *p, const char *s)
 static int
 is_seed_format(const struct route *r)
 {
-	const struct route_header *h = &r->headers[0];
+	const struct route_header *h = r->headers;
 
 	return r->id.kind == RSRC_JSON && path_is(&r->id.path, "event_id") &&
 	    r->key.kind == RSRC_ID &&
 	    r->value.kind == RSRC_JSON && path_is(&r->value.path, "payload") &&
-	    r->nheaders == 1 && !h->prefix && h->name != NULL &&
+	    r->nheaders == 1 && h != NULL && !h->prefix && h->name != NULL &&
 	    strcmp(h->name, "correlation_id") == 0 &&
 	    h->src.kind == RSRC_JSON && path_is(&h->src.path, "correlation_id");
 }

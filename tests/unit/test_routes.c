@@ -925,3 +925,28 @@ Test(routes, size_bounds_match_the_setting)
 	snprintf(want, sizeof(want), "an integer from %ld to %ld", min, max);
 	cr_expect_str_eq(route_kind_expect[RK_SIZE], want);
 }
+
+/*
+ * Inputs the fuzzer (tests/fuzz/fuzz_routes.c) found, and their error
+ * counts. The first took &headers[0] of a route without headers (a NULL
+ * array) in the seed-format check: undefined behaviour that clang's
+ * -fsanitize=undefined reports (gcc's does not).
+ */
+Test(routes, fuzz_regressions)
+{
+	static const struct {
+		const char *text;
+		int nerr;
+	} cases[] = {
+		{ "# no topic\nroutes:\n  - name: r\n    queue: q\n    id: json:event_id\n"
+		  "    value: body\n", 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct parsed p = parse(cases[i].text);
+
+		cr_expect(p.n == cases[i].nerr, "case %zu: got %d errors, want %d:\n%s", i, p.n,
+		    cases[i].nerr, p.errs);
+		parsed_free(&p);
+	}
+}
