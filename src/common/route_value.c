@@ -380,6 +380,8 @@ placeholder(struct route_ctx *c, const struct ynode *v, const char *inner, size_
 static void
 free_parts(struct route_tpl_part *p, size_t n)
 {
+	if (p == NULL)
+		return;
 	for (size_t i = 0; i < n; i++)
 		free(p[i].text);
 	free(p);
