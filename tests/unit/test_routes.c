@@ -861,6 +861,34 @@ Test(routes, dump_round_trip)
 	check_round_trip(&rs, "empty set");
 }
 
+/* A route's dump depends on the route alone: reload compares routes by it. */
+Test(routes, dump_ignores_where_the_route_was_read)
+{
+	static const char route[] = "  - name: r\n    queue: q\n    topic: t\n"
+	    "    id: json:event_id\n    value: body\n";
+	struct parsed a, b;
+	char *ta, *tb;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	cr_assert(asprintf(&ta, "routes:\n%s", route) > 0);
+	cr_assert(asprintf(&tb, "# moved down\n\nroutes:\n\n%s", route) > 0);
+	parse_into(&a, "a.yaml", ta, strlen(ta));
+	parse_into(&b, "elsewhere/b.yaml", tb, strlen(tb));
+	cr_assert(a.n == 0 && b.n == 0 && a.rs.n == 1 && b.rs.n == 1, "both load");
+	cr_expect(a.rs.v[0].line != b.rs.v[0].line, "lines: got %d and %d, want them to differ",
+	    a.rs.v[0].line, b.rs.v[0].line);
+	free(ta);
+	free(tb);
+	ta = dump(&a.rs);
+	tb = dump(&b.rs);
+	cr_expect_str_eq(ta, tb, "dumps differ:\n%s\n%s", ta, tb);
+	free(ta);
+	free(tb);
+	parsed_free(&a);
+	parsed_free(&b);
+}
+
 /* The implicit route's dump is 00-default.yaml.example after its first blank line. */
 Test(routes, implicit_dump_is_the_example)
 {
