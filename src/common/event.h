@@ -39,6 +39,12 @@ struct event_buf {
 	size_t hcap;
 };
 
+/*
+ * Makes room for n more bytes at b->p + b->len; b->p may move. 0, or -1
+ * (ENOMEM). Only growth allocates: a buffer that is large enough is
+ * used as it is.
+ */
+int event_buf_reserve(struct event_buf *b, size_t n);
 void event_buf_free(struct event_buf *b);
 
 struct event {
