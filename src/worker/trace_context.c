@@ -12,17 +12,23 @@
 
 #include "worker/trace_context.h"
 
+/* 1 for the lowercase hex digits, 2 for those other than '0'. */
+static const unsigned char lhex[256] = {
+	['0'] = 1, ['1'] = 3, ['2'] = 3, ['3'] = 3, ['4'] = 3, ['5'] = 3, ['6'] = 3, ['7'] = 3,
+	['8'] = 3, ['9'] = 3, ['a'] = 3, ['b'] = 3, ['c'] = 3, ['d'] = 3, ['e'] = 3, ['f'] = 3,
+};
+
+/* n lowercase hex digits, not all '0' if `nonzero`. */
 static int
 lower_hex(const unsigned char *s, size_t n, int nonzero)
 {
-	int any = 0;
+	unsigned all = 1, any = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-		any |= s[i] != '0';
+		all &= lhex[s[i]];
+		any |= lhex[s[i]];
 	}
-	return any || !nonzero;
+	return all != 0 && (!nonzero || (any & 2) != 0);
 }
 
 int
