@@ -1563,3 +1563,85 @@ Test(mapping, buffer_reuse_and_growth)
 	cr_expect(f.buf.p == NULL && f.buf.cap == 0 && f.buf.h == NULL && f.buf.hcap == 0,
 	    "event_buf_free: got a non-empty buffer");
 }
+
+/* ---- allocation failures ---- */
+
+/*
+ * test_mapping links with -Wl,--wrap=realloc: every realloc of the
+ * code under test comes here, and the one numbered fail_at fails.
+ */
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+
+static long realloc_calls, fail_at = -1;
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	if (realloc_calls++ == fail_at)
+		return NULL;
+	return __real_realloc(p, n);
+}
+
+Test(mapping, allocation_failures)
+{
+	static amqp_table_entry_t many[100];
+	static char names[100][16];
+	struct delivery d;
+	struct route mapped, seed;
+	long total;
+
+	delivery_init(&d);
+	for (int i = 0; i < 100; i++) {
+		snprintf(names[i], sizeof(names[i]), "x-many-%03d", i);
+		many[i] = ent(names[i], fv_str(long_id));
+	}
+	many[98] = ent("traceparent", fv_str(TP));
+	many[99] = ent("tracestate", fv_str(long_id));
+	d.props.headers.entries = many;
+	d.props.headers.num_entries = 100;
+	route_init(&mapped, ROUTE_FMT_MAPPED, "json:event_id", "routing_key", "body");
+	route_header(&mapped, "m-*", "header:x-many-*");
+	route_header(&mapped, "esc", "json:esc");
+	route_tpl(&mapped, "t.{routing_key}");
+	route_seed(&seed);
+
+	for (int k = 0; k < 2; k++) {
+		const struct route *r = k == 0 ? &mapped : &seed;
+		const char *body = k == 0 ? body_std : "{\"event_id\":\"e\",\"payload\":1}";
+
+		/* How many reallocs one decode into an empty buffer makes. */
+		{
+			struct fixture f;
+
+			fixture_init(&f);
+			realloc_calls = 0;
+			fail_at = -1;
+			cr_assert(decode(&f, r, body, &d) == DLQ_NONE);
+			total = realloc_calls;
+			fixture_free(&f);
+		}
+		cr_assert(total >= 1, "route %d: no realloc at all", k);
+		for (long n = 0; n < total; n++) {
+			struct fixture f;
+			enum dlq_reason why;
+
+			fixture_init(&f);
+			realloc_calls = 0;
+			fail_at = n;
+			why = decode(&f, r, body, &d);
+			fail_at = -1;
+			cr_expect(why == DLQ_too_large, "route %d, realloc %ld fails: got %s, want too_large",
+			    k, n, dlq_reason_name(why));
+			cr_expect(f.ev.nhdr == 0 && f.ev.value == NULL && f.ev.key == NULL &&
+			    f.ev.topic == NULL, "route %d, realloc %ld fails: a record was left behind", k, n);
+			/* The buffer kept what it had; the next decode works. */
+			why = decode(&f, r, body, &d);
+			cr_expect(why == DLQ_NONE, "route %d, after failure %ld: got %s, want none", k, n,
+			    dlq_reason_name(why));
+			fixture_free(&f);
+		}
+	}
+	route_free(&mapped);
+	route_free(&seed);
+}
