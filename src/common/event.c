@@ -8,15 +8,23 @@
  * id and correlation id are unescaped into the event's own buffers; the
  * value points into the body, byte-exact.
  *
- * The one thing to know: scan_body() is the only validator. A span it
+ * json_paths() reads any JSON body the same way for routes that name
+ * json: paths, and records the span of each path's value.
+ *
+ * The one thing to know: scan() is the only validator. A span it
  * records is trusted afterwards (a string's escapes are well-formed, it
  * holds no raw control character or quote) only because it checked the
  * whole body, so every rule of the grammar lives there: separators,
- * literals, numbers, escapes, nothing but whitespace after the object.
+ * literals, numbers, escapes, nothing but whitespace after the value.
  * Nesting deeper than EVENT_MAX_DEPTH is rejected, which keeps its
- * stack a fixed array.
+ * stack a fixed array. It is compiled twice (always inlined with a
+ * constant `seed`): the seed decoder's copy keeps only the three
+ * top-level members and costs what the hand-written scanner did; the
+ * json_paths copy tracks route paths with a bitmask per depth.
  *
  * Seed format: a duplicated top-level member keeps its first value.
+ * json_paths: a path keeps the first value it addresses in document
+ * order (for {"a":{},"a":{"b":1}}, a.b is 1).
  */
 #include "autoconf.h"
 
@@ -24,6 +32,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/event.h"
@@ -33,8 +42,9 @@
 #define EVENT_MAX_DEPTH 128
 
 /*
- * scan_string() is called for keys and for values; gcc 12 -O2 then keeps
- * it a function, and a decode costs about 15% more instructions.
+ * scan_string() is called for keys and for values, and scan() is
+ * compiled twice; gcc 12 -O2 then keeps scan_string() and scan_number()
+ * functions, and a decode costs 4-15% more instructions.
  */
 #if defined(__GNUC__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -63,6 +73,39 @@ void
 event_decoder_free(struct event_decoder *d)
 {
 	memset(d, 0, sizeof(*d));
+}
+
+int
+event_buf_reserve(struct event_buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->cap - b->len >= n)
+		return 0;
+	if (n > SIZE_MAX / 4 - b->len) {
+		errno = ENOMEM;
+		return -1;
+	}
+	cap = b->cap != 0 ? b->cap : 256;
+	while (cap - b->len < n)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+void
+event_buf_free(struct event_buf *b)
+{
+	free(b->p);
+	free(b->h);
+	memset(b, 0, sizeof(*b));
 }
 
 /* Appends code point cp as UTF-8; -1 if it does not fit. */
@@ -181,7 +224,7 @@ json_unescape(const char *src, size_t len, char *dst, size_t cap)
 /* Top-level members the seed format reads. */
 enum member_name { M_ID, M_CORR, M_PAYLOAD, M_COUNT };
 
-/* A top-level member's value as scan_body() found it. */
+/* A top-level member's value as scan() found it. */
 struct member {
 	const unsigned char *start;	/* first byte; NULL: no such member */
 	const unsigned char *end;	/* one past the last (a string's quote) */
@@ -296,7 +339,7 @@ scan_string(const unsigned char *p, const unsigned char *end, int *escaped)
 }
 
 /* Scans a number from p (at a '-' or digit); one past it, or NULL. */
-static const unsigned char *
+static ALWAYS_INLINE const unsigned char *
 scan_number(const unsigned char *p, const unsigned char *end)
 {
 	if (*p == '-')
@@ -359,47 +402,207 @@ member_of(const unsigned char *k, size_t n, int escaped, const struct member *m)
 }
 
 /*
- * Checks that s[0..len) is one JSON object, with nothing but whitespace
- * around it and nesting at most EVENT_MAX_DEPTH, and fills m[] with the
- * first value of each seed member of that object. 0, or -1 if it is not.
- *
- * One pass, no recursion: `stack` holds the closing bracket each open
- * container expects. A value of the top-level object starts at depth 1
- * and has ended when the scan is back at depth 1 after it.
+ * What json_paths() tracks while scan() walks the body. Depth d counts
+ * the open containers; a value at depth d sits in the d-th of them (the
+ * top-level value at depth 0). Bit i of a mask stands for paths[i].
+ */
+struct path_scan {
+	const struct route_path *const *paths;
+	struct json_span *spans;
+	uint64_t found;		/* paths whose value is recorded: first wins */
+	uint64_t nseg[ROUTE_PATH_MAX_SEGMENTS + 1];	/* paths of that many segments */
+	/*
+	 * live[d]: paths that go into the open container at depth d (their
+	 * first d-1 segments led there, they have at least d). Only a live
+	 * container's members are compared, so a depth no path reaches
+	 * costs one test per value; live[d] != 0 implies d <= 16.
+	 */
+	uint64_t live[EVENT_MAX_DEPTH + 1];
+	uint64_t hit[EVENT_MAX_DEPTH + 1];	/* paths the value at depth d completes */
+	const unsigned char *vstart[EVENT_MAX_DEPTH + 1];
+	size_t idx[EVENT_MAX_DEPTH + 1];	/* next element of a live array at depth d */
+};
+
+/*
+ * Whether the member name k[0..n) (as scanned, escaped if `escaped`)
+ * is seg[0..seglen). An escaped name is compared as it unescapes; one
+ * that cannot (a lone surrogate) matches nothing.
  */
 static int
-scan_body(const unsigned char *s, size_t len, struct member m[M_COUNT])
+name_is(const unsigned char *k, size_t n, int escaped, const char *seg, size_t seglen)
+{
+	size_t i = 0, o = 0;
+
+	if (!escaped)
+		return n == seglen && memcmp(k, seg, n) == 0;
+	while (i < n) {
+		char u[4];
+		size_t step = 6;
+		long w, cp;
+
+		if (k[i] != '\\') {
+			if (o == seglen || (unsigned char)seg[o] != k[i])
+				return 0;
+			o++;
+			i++;
+			continue;
+		}
+		/* scan() checked the escape: k[i + 1] exists, \u has 4 hex digits. */
+		if (k[i + 1] != 'u')
+			step = 2;
+		else if ((cp = hex4((const char *)k + i + 2)) >= 0xd800 && cp <= 0xdbff &&
+		    n - i >= 12)
+			step = 12;
+		w = json_unescape((const char *)k + i, step, u, sizeof(u));
+		if (w < 0 || (size_t)w > seglen - o || memcmp(seg + o, u, (size_t)w) != 0)
+			return 0;
+		o += (size_t)w;
+		i += step;
+	}
+	return o == seglen;
+}
+
+/* The paths live at depth d whose segment d names the member k[0..n). */
+static uint64_t
+match_name(const struct path_scan *ps, unsigned d, const unsigned char *k, size_t n,
+    int escaped)
+{
+	uint64_t m = ps->live[d] & ~ps->found, out = 0;
+
+	while (m != 0) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		const struct route_path *pa = ps->paths[i];
+
+		m &= m - 1;
+		if (name_is(k, n, escaped, pa->seg[d - 1], pa->seglen[d - 1]))
+			out |= (uint64_t)1 << i;
+	}
+	return out;
+}
+
+/*
+ * The paths live at depth d whose segment d is the array index idx in
+ * decimal: digits only, no leading zero ("0" is index 0, "00" none).
+ */
+static uint64_t
+match_index(const struct path_scan *ps, unsigned d, size_t idx)
+{
+	uint64_t m = ps->live[d] & ~ps->found, out = 0;
+
+	while (m != 0) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		const char *s = ps->paths[i]->seg[d - 1];
+		size_t n = ps->paths[i]->seglen[d - 1], j;
+		uint64_t v = 0;
+
+		m &= m - 1;
+		if (n == 0 || n > 19 || (s[0] == '0' && n > 1))
+			continue;
+		for (j = 0; j < n && is_digit((unsigned char)s[j]); j++)
+			v = v * 10 + (uint64_t)(s[j] - '0');
+		if (j == n && v == idx)
+			out |= (uint64_t)1 << i;
+	}
+	return out;
+}
+
+/* The value at depth d has ended just before p: record it for its paths. */
+static void
+record_hits(struct path_scan *ps, unsigned d, const unsigned char *p, int escaped)
+{
+	const unsigned char *v = ps->vstart[d];
+	uint64_t m = ps->hit[d];
+	struct json_span sp = { (const char *)v, (size_t)(p - v), JSON_NUMBER, 0 };
+
+	switch (*v) {
+	case '"':
+		sp.kind = JSON_STRING;
+		sp.escaped = escaped;
+		break;
+	case '{': sp.kind = JSON_OBJECT; break;
+	case '[': sp.kind = JSON_ARRAY; break;
+	case 't': sp.kind = JSON_TRUE; break;
+	case 'f': sp.kind = JSON_FALSE; break;
+	case 'n': sp.kind = JSON_NULL; break;
+	default: break;
+	}
+	ps->found |= m;
+	ps->hit[d] = 0;
+	while (m != 0) {
+		ps->spans[__builtin_ctzll(m)] = sp;
+		m &= m - 1;
+	}
+}
+
+/*
+ * Checks that s[0..len) is one JSON value (seed: one object) with
+ * nothing but whitespace around it and nesting at most EVENT_MAX_DEPTH.
+ * seed (a constant: each caller gets its own copy): fills m[] with the
+ * first value of each seed member of the top-level object. Otherwise:
+ * fills ps->spans for the paths of ps. 0, or -1 if it is not valid.
+ *
+ * One pass, no recursion: `stack` holds the closing bracket each open
+ * container expects. A value at depth d (inside d open containers) has
+ * ended when `next` is reached at depth d after it.
+ */
+static ALWAYS_INLINE int
+scan(const unsigned char *s, size_t len, struct member m[M_COUNT], struct path_scan *ps,
+    const int seed)
 {
 	const unsigned char *p, *end = s + len, *vstart = NULL, *key;
 	unsigned char stack[EVENT_MAX_DEPTH];
 	unsigned depth = 0;
 	int want = -1, escaped = 0;
+	uint64_t cand = 0, cont = 0;
 
-	memset(m, 0, M_COUNT * sizeof(m[0]));
 	p = skip_ws(s, end);
-	if (p == end || *p != '{')
-		return -1;
-	stack[depth++] = '}';
-	p++;
-	goto object;
+	if (seed) {
+		memset(m, 0, M_COUNT * sizeof(m[0]));
+		if (p == end || *p != '{')
+			return -1;
+		stack[depth++] = '}';
+		p++;
+		goto object;
+	}
+	cand = ps->live[0];	/* the top-level value: every path starts there */
+	ps->hit[0] = 0;
 
 value:
 	p = skip_ws(p, end);
 	if (p == end)
 		return -1;
-	if (depth == 1)
-		vstart = p;
+	if (seed) {
+		if (depth == 1)
+			vstart = p;
+	} else if (ps->live[depth] != 0) {
+		if (depth > 0 && stack[depth - 1] == ']')
+			cand = match_index(ps, depth, ps->idx[depth]++);
+		ps->hit[depth] = cand & ps->nseg[depth];
+		cont = cand & ~ps->nseg[depth];
+		ps->vstart[depth] = p;
+	} else {
+		cont = 0;
+	}
 	switch (*p) {
 	case '{':
 		if (depth == EVENT_MAX_DEPTH)
 			return -1;
 		stack[depth++] = '}';
+		if (!seed) {
+			ps->live[depth] = cont;
+			ps->hit[depth] = 0;
+		}
 		p++;
 		goto object;
 	case '[':
 		if (depth == EVENT_MAX_DEPTH)
 			return -1;
 		stack[depth++] = ']';
+		if (!seed) {
+			ps->live[depth] = cont;
+			ps->hit[depth] = 0;
+			ps->idx[depth] = 0;
+		}
 		p = skip_ws(p + 1, end);
 		if (p < end && *p == ']') {
 			depth--;
@@ -452,8 +655,12 @@ member:
 	p = scan_string(key, end, &escaped);
 	if (p == NULL)
 		return -1;
-	if (depth == 1)
-		want = member_of(key, (size_t)(p - key), escaped, m);
+	if (seed) {
+		if (depth == 1)
+			want = member_of(key, (size_t)(p - key), escaped, m);
+	} else if (ps->live[depth] != 0) {
+		cand = match_name(ps, depth, key, (size_t)(p - key), escaped);
+	}
 	p = skip_ws(p + 1, end);
 	if (p == end || *p != ':')
 		return -1;
@@ -462,15 +669,22 @@ member:
 
 next:
 	/* A value ended just before p. */
-	if (depth <= 1) {
+	if (seed) {
+		if (depth <= 1) {
+			if (depth == 0)
+				return skip_ws(p, end) == end ? 0 : -1;
+			if (want >= 0) {
+				m[want].start = vstart;
+				m[want].end = p;
+				m[want].escaped = *vstart == '"' && escaped;
+				want = -1;
+			}
+		}
+	} else {
+		if (ps->hit[depth] != 0)
+			record_hits(ps, depth, p, escaped);
 		if (depth == 0)
 			return skip_ws(p, end) == end ? 0 : -1;
-		if (want >= 0) {
-			m[want].start = vstart;
-			m[want].end = p;
-			m[want].escaped = *vstart == '"' && escaped;
-			want = -1;
-		}
 	}
 	p = skip_ws(p, end);
 	if (p == end)
@@ -488,6 +702,43 @@ next:
 	depth--;
 	p++;
 	goto next;
+}
+
+/* The seed decoder's copy of scan(). */
+static int
+scan_body(const unsigned char *s, size_t len, struct member m[M_COUNT])
+{
+	return scan(s, len, m, NULL, 1);
+}
+
+int
+json_paths(const void *body, size_t len, const struct route_path *const *paths,
+    size_t npaths, struct json_span *spans)
+{
+	struct path_scan ps;	/* about 4 KiB; only what a scan reads is set */
+
+	assert(npaths <= 64);
+	if (npaths > 64) {
+		errno = EINVAL;
+		return -1;
+	}
+	ps.paths = paths;
+	ps.spans = spans;
+	ps.found = 0;
+	memset(ps.nseg, 0, sizeof(ps.nseg));
+	for (size_t i = 0; i < npaths; i++) {
+		assert(paths[i]->nseg <= ROUTE_PATH_MAX_SEGMENTS);
+		spans[i] = (struct json_span){ NULL, 0, JSON_ABSENT, 0 };
+		if (paths[i]->nseg <= ROUTE_PATH_MAX_SEGMENTS)
+			ps.nseg[paths[i]->nseg] |= (uint64_t)1 << i;
+	}
+	ps.live[0] = npaths == 64 ? UINT64_MAX : ((uint64_t)1 << npaths) - 1;
+	if (scan(body, len, NULL, &ps, 0) < 0) {
+		for (size_t i = 0; i < npaths; i++)
+			spans[i] = (struct json_span){ NULL, 0, JSON_ABSENT, 0 };
+		return -1;
+	}
+	return 0;
 }
 
 /*

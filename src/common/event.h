@@ -39,6 +39,12 @@ struct event_buf {
 	size_t hcap;
 };
 
+/*
+ * Makes room for n more bytes at b->p + b->len; b->p may move. 0, or -1
+ * (ENOMEM). Only growth allocates: a buffer that is large enough is
+ * used as it is.
+ */
+int event_buf_reserve(struct event_buf *b, size_t n);
 void event_buf_free(struct event_buf *b);
 
 struct event {
@@ -108,7 +114,12 @@ struct route_path;
  * Checks the whole body (strict RFC 8259, any value at the top level,
  * nesting at most 128 deep) in one pass and fills spans[i] for
  * paths[i] (at most 64 paths). A path that occurs twice keeps its first
- * value. Returns 0, or -1 if the body is not valid JSON.
+ * value in document order. A segment names a member as it reads once
+ * unescaped ("a\u0062" is "ab"); one of digits only, without leading
+ * zeros, is also an array index. A path of no segment is the whole
+ * value. Returns 0, or -1 if the body is not valid JSON (then every
+ * span is JSON_ABSENT). With npaths 0 (paths and spans may be NULL)
+ * it only validates.
  */
 int json_paths(const void *body, size_t len, const struct route_path *const *paths,
     size_t npaths, struct json_span *spans);

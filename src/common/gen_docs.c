@@ -5,6 +5,8 @@
  *   gen-docs env        the ENVIRONMENT list of event-relayd(8)
  *   gen-docs metrics    the METRICS list of event-relayd(8)
  *   gen-docs reasons    the dead-letter reasons of event-relayd(8)
+ *   gen-docs commands   the commands of event-relayctl(8)
+ *   gen-docs routes     the KEYS list of event-relay-routes(5)
  * A build-time tool (noinst); man/Makefile.inc splices its output into
  * the .in pages.
  *
@@ -315,6 +317,70 @@ commands(void)
 	(void)name;
 }
 
+/* What a value of route kind `kind` may be (route_keys.def). */
+static const char *
+route_kind_expect(const char *kind)
+{
+#define ROUTE_KIND(k, expect) \
+	if (strcmp(#k, kind) == 0) \
+		return expect;
+#include "common/route_keys.def"
+#undef ROUTE_KIND
+	return "";
+}
+
+/* One key of a route file: required or its default, help, the value. */
+static void
+route_key(const char *key, const char *kind, int required, const char *def, const char *help)
+{
+	char buf[512];
+
+	tag(key);
+	if (required) {
+		fputs("Required.\n", stdout);
+	} else if (def != NULL && *def == '\0') {
+		fputs("Default: the empty string.\n", stdout);
+	} else if (def != NULL) {
+		fputs("Default:\n.BR ", stdout);
+		roff(def, 1);
+		fputs(" .\n", stdout);
+	}
+	text(help);
+	snprintf(buf, sizeof(buf), "Value: %s.", route_kind_expect(kind));
+	text(buf);
+}
+
+/* The keys of a route file (route_keys.def), one subsection per mapping. */
+static void
+routes(void)
+{
+	static const struct {
+		const char *sec, *title;
+	} secs[] = {
+#define ROUTE_SECTION(sec, title) { #sec, title },
+#include "common/route_keys.def"
+#undef ROUTE_SECTION
+	};
+	static const struct {
+		const char *sec, *key, *kind, *def, *help;
+		int required;
+	} keys[] = {
+#define ROUTE_KEY(sec, key, field, kind, req, def, help) { #sec, key, #kind, def, help, req },
+#include "common/route_keys.def"
+#undef ROUTE_KEY
+	};
+
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		fputs(".SS ", stdout);
+		roff(secs[i].title, 0);
+		putchar('\n');
+		for (size_t j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
+			if (strcmp(keys[j].sec, secs[i].sec) == 0)
+				route_key(keys[j].key, keys[j].kind, keys[j].required, keys[j].def,
+				    keys[j].help);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -328,8 +394,10 @@ main(int argc, char **argv)
 		reasons();
 	} else if (argc == 2 && strcmp(argv[1], "commands") == 0) {
 		commands();
+	} else if (argc == 2 && strcmp(argv[1], "routes") == 0) {
+		routes();
 	} else {
-		fputs("usage: gen-docs settings|env|metrics|reasons|commands\n", stderr);
+		fputs("usage: gen-docs settings|env|metrics|reasons|commands|routes\n", stderr);
 		return 1;
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -72,6 +72,8 @@ extern const char *const route_prop_names[RPROP_COUNT];
 /*
  * A json: path, split at '.': "a.b.0" is three segments. A segment of
  * digits matches an array index as well as a member of that name.
+ * `text` stays whole (NUL-terminated, as written): seg[i] points into it
+ * and is NOT NUL-terminated, seglen[i] is its length.
  */
 struct route_path {
 	char *text;		/* as written after "json:" */
@@ -174,9 +176,11 @@ void route_free(struct route *r);
 
 /*
  * Loads every *.yaml file of cfg->routes_dir in name order (route_file.c).
- * No directory or no file: the implicit route alone. Writes every error
- * ("file:line:column: message") to `errs` and returns how many there
- * were (0: `rs` is filled; otherwise `rs` is empty and safe to free).
+ * No directory, no file or no route in the files: the implicit route
+ * alone. Writes every error ("file:line:column: message", or "path:
+ * message" for a file or directory that cannot be read) to `errs` and
+ * returns how many there were (0: `rs` is filled; otherwise `rs` is
+ * empty and safe to free).
  */
 int route_set_load(struct route_set *rs, const struct er_config *cfg, FILE *errs);
 void route_set_free(struct route_set *rs);
@@ -184,7 +188,10 @@ void route_set_free(struct route_set *rs);
 /* The route named `name`, or NULL. */
 const struct route *route_set_find(const struct route_set *rs, const char *name);
 
-/* Prints the routes as -t shows them (one block per route), in YAML. */
+/*
+ * Prints the routes as a route file, every key with its effective value:
+ * loading the output gives the same routes (route_dump.c).
+ */
 void route_set_dump(const struct route_set *rs, FILE *out);
 
 #endif

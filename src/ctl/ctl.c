@@ -324,9 +324,11 @@ cmd_top(struct ctl *c, int argc, char **argv)
 static int
 cmd_dlq(struct ctl *c, const char *given, int argc, char **argv)
 {
-	struct route r;
+	struct route_set rs = {0};
+	const struct route *r = NULL;
+	const char *name = NULL;
 	struct er_config again;
-	int rc;
+	int rc, n = 0;
 
 	if (c->nerr > 0) {
 		memset(&again, 0, sizeof(again));
@@ -337,12 +339,43 @@ cmd_dlq(struct ctl *c, const char *given, int argc, char **argv)
 		    c->nerr == 1 ? "" : "s");
 		return EX_FAILED;
 	}
-	if (route_implicit(&r, &c->cfg) != 0) {
-		fprintf(stderr, "event-relayctl: out of memory\n");
+	/* --route NAME (or --route=NAME) anywhere after "dlq"; the rest is dlq's. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--route") == 0 && i + 1 < argc) {
+			name = argv[++i];
+		} else if (strncmp(argv[i], "--route=", 8) == 0) {
+			name = argv[i] + 8;
+		} else if (strcmp(argv[i], "--route") == 0) {
+			fprintf(stderr, "event-relayctl: dlq: --route needs a route name\n");
+			return EX_USAGE;
+		} else {
+			argv[1 + n++] = argv[i];
+		}
+	}
+	argc = 1 + n;
+	if ((n = route_set_load(&rs, &c->cfg, stderr)) > 0) {
+		fprintf(stderr, "event-relayctl: %s: %d error%s in the route files\n", c->cfg.routes_dir,
+		    n, n == 1 ? "" : "s");
 		return EX_FAILED;
 	}
-	rc = ctl_dlq(&c->cfg, r.queue, r.dlq, argc - 1, argv + 1, c->json);
-	route_free(&r);
+	if (name != NULL) {
+		r = route_set_find(&rs, name);
+		if (r == NULL)
+			fprintf(stderr, "event-relayctl: dlq: no route named %s\n", name);
+	} else if (rs.n == 1) {
+		r = &rs.v[0];
+	} else {
+		fprintf(stderr, "event-relayctl: dlq: %zu routes; say which with --route NAME:", rs.n);
+		for (size_t i = 0; i < rs.n; i++)
+			fprintf(stderr, " %s", rs.v[i].name);
+		fputc('\n', stderr);
+	}
+	if (r == NULL) {
+		route_set_free(&rs);
+		return EX_USAGE;
+	}
+	rc = ctl_dlq(&c->cfg, r->queue, r->dlq, argc - 1, argv + 1, c->json);
+	route_set_free(&rs);
 	return rc;
 }
 

@@ -119,9 +119,9 @@ say_error(const struct opts *o, const char *fmt, ...)
 void
 ctl_dlq_usage(FILE *out)
 {
-	fputs("usage: event-relayctl dlq list [--limit N] [--json]\n"
-	    "       event-relayctl dlq replay [--reason R] [--limit N] [--dry-run]\n"
-	    "       event-relayctl dlq purge --reason R --yes\n", out);
+	fputs("usage: event-relayctl dlq list [--route NAME] [--limit N] [--json]\n"
+	    "       event-relayctl dlq replay [--route NAME] [--reason R] [--limit N] [--dry-run]\n"
+	    "       event-relayctl dlq purge [--route NAME] --reason R --yes\n", out);
 }
 
 static int

@@ -187,8 +187,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", label, err);
 		nerr++;
 	}
-	if (nerr == 0)
-		nerr += route_set_load(&routes, &cfg, stderr);
+	if (nerr == 0 && (nerr = route_set_load(&routes, &cfg, stderr)) > 0) {
+		fprintf(stderr, "event-relayd: %s: %d error%s in the route files\n", cfg.routes_dir,
+		    nerr, nerr == 1 ? "" : "s");
+		config_free(&cfg);
+		return 1;
+	}
 	if (nerr > 0) {
 		fprintf(stderr, "event-relayd: %s: %d error%s in the configuration\n", label, nerr,
 		    nerr == 1 ? "" : "s");

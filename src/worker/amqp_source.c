@@ -54,6 +54,7 @@ struct amqp_source {
 	int worker_id;
 	char worker_name[96];
 	char (*tags)[TAG_MAX];	/* consumer tag of each route's consumer */
+	size_t *tag_len;
 
 	struct amqp_url urls[AMQP_URL_MAX];
 	struct log_repeat url_log[AMQP_URL_MAX];	/* connect failures, per URL */
@@ -154,7 +155,10 @@ amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int
 	a->cfg = cfg;
 	a->routes = routes;
 	a->tags = calloc(routes->n, sizeof(*a->tags));
-	if (a->tags == NULL) {
+	a->tag_len = calloc(routes->n, sizeof(*a->tag_len));
+	if (a->tags == NULL || a->tag_len == NULL) {
+		free(a->tags);
+		free(a->tag_len);
 		free(a);
 		return NULL;
 	}
@@ -166,14 +170,17 @@ amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int
 	a->worker_id = worker_id;
 	host = host_name();
 	snprintf(a->worker_name, sizeof(a->worker_name), "%s/%ld/worker-%d", host, (long)getpid(), worker_id);
-	for (size_t i = 0; i < routes->n; i++)
+	for (size_t i = 0; i < routes->n; i++) {
 		snprintf(a->tags[i], sizeof(a->tags[i]), "event-relay-%s-%ld-w%d-%s", host, (long)getpid(),
 		    worker_id, routes->v[i].name);
+		a->tag_len[i] = strlen(a->tags[i]);
+	}
 	/* rabbitmq.url may list several brokers, tried in turn. */
 	n = amqp_url_parse_list(cfg->amqp_url, a->urls, AMQP_URL_MAX, msg, sizeof(msg));
 	if (n <= 0) {
 		log_error("amqp_source: rabbitmq.url: %s", msg);	/* the master checked it */
 		free(a->tags);
+		free(a->tag_len);
 		free(a);
 		return NULL;
 	}
@@ -211,6 +218,7 @@ amqp_source_destroy(struct amqp_source *a)
 	if (a->conn != NULL)
 		amqp_destroy_connection(a->conn);
 	free(a->tags);
+	free(a->tag_len);
 	free(a);
 }
 
@@ -590,7 +598,7 @@ static const struct route *
 route_of(const struct amqp_source *a, amqp_bytes_t tag)
 {
 	for (size_t i = 0; i < a->routes->n; i++)
-		if (strlen(a->tags[i]) == tag.len && memcmp(a->tags[i], tag.bytes, tag.len) == 0)
+		if (a->tag_len[i] == tag.len && memcmp(a->tags[i], tag.bytes, tag.len) == 0)
 			return &a->routes->v[i];
 	return NULL;
 }

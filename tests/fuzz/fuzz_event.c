@@ -1,6 +1,7 @@
 /*
  * fuzz_event: libFuzzer target for event_decode with a seed-format
- * route, and for json_unescape. See README.md for how to build and run.
+ * route, for json_paths beside it, and for json_unescape. See README.md
+ * for how to build and run.
  *
  * Owns one decoder for the whole run, as a worker does.
  *
@@ -9,12 +10,20 @@
  * (decoding it as the payload of a fresh body gives it back), the id
  * is a non-empty NUL-terminated string without NULs, and a body over
  * the route's limit is always too_large.
+ *
+ * json_paths is checked against the seed decoder (differential): the
+ * two share one scanner, so for every body under the limit they must
+ * agree on validity (json_paths also takes any top-level value, the
+ * seed decoder only an object), and the three seed paths must find
+ * exactly the spans the decoder took. Every span json_paths records,
+ * for a few more paths, must lie in the body and be valid JSON alone.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/event.h"
+#include "common/route.h"
 
 #define FUZZ_MAX_BYTES 65536
 
@@ -25,6 +34,83 @@ static struct route route = {
 	.name = "fuzz", .queue = "q", .topic = "t", .dlq = "q.dlq",
 	.max_message_bytes = FUZZ_MAX_BYTES, .format = ROUTE_FMT_SEED_JSON,
 };
+
+/* A path of one or more segments, each pointing into a static text. */
+#define PATH1(t) { .text = t, .seg = { t }, .seglen = { sizeof(t) - 1 }, .nseg = 1 }
+
+static struct route_path seed_paths[3] = {
+	PATH1("event_id"), PATH1("correlation_id"), PATH1("payload"),
+};
+static struct route_path more_paths[4] = {
+	{ .text = "payload.0", .seg = { "payload", "0" }, .seglen = { 7, 1 }, .nseg = 2 },
+	{ .text = "payload.a.b", .seg = { "payload", "a", "b" }, .seglen = { 7, 1, 1 }, .nseg = 3 },
+	{ .text = "0.0", .seg = { "0", "0" }, .seglen = { 1, 1 }, .nseg = 2 },
+	{ .text = "", .nseg = 0 },
+};
+
+/* The first byte that is not JSON whitespace. */
+static int
+first_byte(const uint8_t *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (d[i] != ' ' && d[i] != '\t' && d[i] != '\n' && d[i] != '\r')
+			return d[i];
+	return -1;
+}
+
+/* json_paths beside the decoder's verdict `why` on the same body. */
+static void
+check_paths(const uint8_t *data, size_t size, enum dlq_reason why, const struct event *ev)
+{
+	const struct route_path *pp[3] = { &seed_paths[0], &seed_paths[1], &seed_paths[2] };
+	const struct route_path *mp[4] = { &more_paths[0], &more_paths[1], &more_paths[2],
+	    &more_paths[3] };
+	struct json_span sp[4];
+	char u[EVENT_ID_MAX];
+	int rc;
+
+	if (why == DLQ_too_large)
+		return;
+	rc = json_paths(data, size, pp, 3, sp);
+	/* The decoder rejects as invalid_json exactly what is not a JSON object. */
+	if ((why != DLQ_invalid_json) != (rc == 0 && first_byte(data, size) == '{'))
+		abort();
+	if (rc < 0) {
+		for (int i = 0; i < 3; i++)
+			if (sp[i].kind != JSON_ABSENT || sp[i].start != NULL)
+				abort();
+		return;
+	}
+	if (why == DLQ_NONE) {
+		long n;
+
+		if (sp[2].start != ev->value || sp[2].len != ev->value_len)
+			abort();
+		if (sp[0].kind != JSON_STRING)
+			abort();
+		n = json_unescape(sp[0].start + 1, sp[0].len - 2, u, sizeof(u));
+		if (n != (long)ev->id_len || memcmp(u, ev->id, ev->id_len) != 0)
+			abort();
+		if ((ev->nhdr == 1) != (sp[1].kind == JSON_STRING))
+			abort();
+	}
+	if (why == DLQ_missing_payload && sp[2].kind != JSON_ABSENT)
+		abort();
+
+	/* Any recorded span lies in the body and is a JSON value by itself. */
+	if (json_paths(data, size, mp, 4, sp) != 0)
+		abort();
+	for (int i = 0; i < 4; i++) {
+		if (sp[i].kind == JSON_ABSENT)
+			continue;
+		if ((const uint8_t *)sp[i].start < data || sp[i].len == 0 ||
+		    (const uint8_t *)sp[i].start + sp[i].len > data + size ||
+		    json_paths(sp[i].start, sp[i].len, NULL, 0, NULL) != 0)
+			abort();
+	}
+	if (more_paths[3].nseg == 0 && sp[3].kind == JSON_ABSENT)
+		abort();	/* the whole value is always there */
+}
 
 /* The accepted value, re-wrapped as a payload, must decode to itself. */
 static void
@@ -79,6 +165,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (ev.nhdr != 0 || ev.value != NULL) {
 		abort();
 	}
+	check_paths(data, size, why, &ev);
 
 	/* json_unescape on the raw bytes, with a small output. */
 	u = json_unescape((const char *)data, size, out, sizeof(out));

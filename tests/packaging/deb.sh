@@ -188,7 +188,9 @@ dpkg-deb -c "$deb" | awk '{ print $6 }' >"$HARNESS_TMP/contents"
 for f in ./usr/sbin/event-relayd ./usr/sbin/event-relayctl \
 	"./usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/event-relay/worker.so" \
 	./usr/share/man/man8/event-relayd.8.gz ./usr/share/man/man8/event-relayctl.8.gz \
-	./usr/share/man/man5/event-relay.conf.5.gz ./etc/event-relay/event-relay.conf \
+	./usr/share/man/man5/event-relay.conf.5.gz ./usr/share/man/man5/event-relay-routes.5.gz \
+	./usr/share/doc/event-relay/examples/routes.d/10-binary.yaml.example \
+	./etc/event-relay/event-relay.conf \
 	./etc/event-relay/routes.d/ ./etc/init.d/event-relay ./etc/default/event-relay \
 	./etc/logrotate.d/event-relay ./lib/systemd/system/event-relay.service \
 	./usr/lib/tmpfiles.d/event-relay.conf; do
@@ -228,6 +230,13 @@ getent group event-relay >/dev/null || h_fail "no group event-relay"
 [[ $(stat -c '%U:%G %a' /var/log/event-relay) == "event-relay:adm 2750" ]] ||
 	h_fail "/var/log/event-relay is $(stat -c '%U:%G %a' /var/log/event-relay)"
 [[ -d /etc/event-relay/routes.d ]] || h_fail "no /etc/event-relay/routes.d"
+# An example route file, put in place, is what -t reads.
+cp /usr/share/doc/event-relay/examples/routes.d/10-binary.yaml.example \
+	/etc/event-relay/routes.d/10-binary.yaml
+out=$(/usr/sbin/event-relayd -t 2>&1) || h_fail "event-relayd -t with an example route file: $out"
+[[ $out == *"routes from /etc/event-relay/routes.d"* ]] ||
+	h_fail "event-relayd -t did not read /etc/event-relay/routes.d: $out"
+rm /etc/event-relay/routes.d/10-binary.yaml
 # Enabled for both init systems (update-rc.d read the LSB header).
 ls /etc/rc2.d/S??event-relay >/dev/null 2>&1 || h_fail "no /etc/rc2.d link: $(ls /etc/rc2.d)"
 [[ -L /etc/systemd/system/multi-user.target.wants/event-relay.service ]] ||

@@ -62,6 +62,8 @@ want=(
 	/usr/share/man/man8/event-relayd.8
 	/usr/share/man/man8/event-relayctl.8
 	/usr/share/man/man5/event-relay.conf.5
+	/usr/share/man/man5/event-relay-routes.5
+	/usr/share/doc/event-relay/examples/routes.d/10-binary.yaml.example
 	/etc/event-relay/event-relay.conf
 	/etc/event-relay/routes.d
 	/etc/sysconfig/event-relay

@@ -178,6 +178,15 @@ read_golden(const char *name)
 	buf[len] = '\0';
 	fclose(f);
 	free(path);
+	/* Defaults under the build's sysconfdir are written @SYSCONFDIR@ there. */
+	for (char *at; (at = strstr(buf, "@SYSCONFDIR@")) != NULL;) {
+		char *out;
+
+		*at = '\0';
+		cr_assert(asprintf(&out, "%s%s%s", buf, SYSCONFDIR, at + 12) > 0);
+		free(buf);
+		buf = out;
+	}
 	return buf;
 }
 

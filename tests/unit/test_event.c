@@ -1,6 +1,6 @@
 /*
- * Unit tests of event decoding (seed format), json_unescape and the
- * implicit route. The cases are tables: a body and what must come out
+ * Unit tests of event decoding (seed format), json_unescape, json_paths
+ * and the implicit route. The cases are tables: a body and what must come out
  * of it, byte for byte, or the dead-letter reason it must get.
  */
 #include "autoconf.h"
@@ -786,6 +786,304 @@ Test(event, json_unescape)
 			    c->name, show(b1, sizeof(b1), out, (size_t)n),
 			    show(b2, sizeof(b2), c->want, (size_t)c->want_len));
 	}
+}
+
+/* ---- json_paths ---- */
+
+/* A route_path from "a.b.0" (segments point into its own copy of the text). */
+static void
+path_init(struct route_path *p, const char *text)
+{
+	char *s;
+
+	memset(p, 0, sizeof(*p));
+	p->text = strdup(text);
+	cr_assert(p->text != NULL);
+	if (*text == '\0')
+		return;		/* no segment: the top-level value */
+	for (s = p->text;; s++) {
+		char *dot = strchr(s, '.');
+		size_t n = dot != NULL ? (size_t)(dot - s) : strlen(s);
+
+		cr_assert(p->nseg < ROUTE_PATH_MAX_SEGMENTS, "path %s: too many segments", text);
+		p->seg[p->nseg] = s;
+		p->seglen[p->nseg++] = n;
+		if (dot == NULL)
+			break;
+		s = dot;
+	}
+}
+
+static const char *
+kind_name(enum json_kind k)
+{
+	static const char *const names[] = {
+		"absent", "string", "number", "object", "array", "true", "false", "null",
+	};
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+struct path_case {
+	const char *name;
+	const char *body;
+	const char *path;
+	const char *want;	/* the span's bytes; NULL: absent */
+	enum json_kind kind;
+	long off;		/* where the span starts; -1: the first occurrence of want */
+	int escaped;
+};
+
+static const struct path_case path_cases[] = {
+	{ "top-level member", "{\"a\":1,\"b\":2}", "b", "2", JSON_NUMBER, -1, 0 },
+	{ "nested member", "{\"a\":{\"b\":{\"c\":true}}}", "a.b.c", "true", JSON_TRUE, -1, 0 },
+	{ "nested object span", "{\"a\":{\"b\":{\"c\":true}},\"z\":0}", "a.b", "{\"c\":true}",
+	  JSON_OBJECT, -1, 0 },
+	{ "span without whitespace around", "{ \"a\" : [ 1 , 2 ] , \"b\":0 }", "a", "[ 1 , 2 ]",
+	  JSON_ARRAY, -1, 0 },
+	{ "array index 0", "{\"a\":[10,[20,21],{\"x\":\"y\"}]}", "a.0", "10", JSON_NUMBER, -1, 0 },
+	{ "array in array", "{\"a\":[10,[20,21],{\"x\":\"y\"}]}", "a.1.1", "21", JSON_NUMBER, -1, 0 },
+	{ "object in array, string keeps quotes", "{\"a\":[10,[20,21],{\"x\":\"y\"}]}", "a.2.x",
+	  "\"y\"", JSON_STRING, -1, 0 },
+	{ "index past the end", "{\"a\":[10,[20,21]]}", "a.2", NULL, JSON_ABSENT, 0, 0 },
+	{ "index with a leading zero", "{\"a\":[10,11]}", "a.01", NULL, JSON_ABSENT, 0, 0 },
+	{ "index 00", "{\"a\":[10,11]}", "a.00", NULL, JSON_ABSENT, 0, 0 },
+	{ "negative index", "{\"a\":[10,11]}", "a.-1", NULL, JSON_ABSENT, 0, 0 },
+	{ "index 10", "[0,1,2,3,4,5,6,7,8,9,\"ten\",11]", "10", "\"ten\"", JSON_STRING, -1, 0 },
+	{ "huge index", "[0,1]", "18446744073709551616", NULL, JSON_ABSENT, 0, 0 },
+	{ "digits also name a member", "{\"a\":{\"0\":\"m\"}}", "a.0", "\"m\"", JSON_STRING, -1, 0 },
+	{ "top-level array", "[1,{\"k\":[null]}]", "1.k.0", "null", JSON_NULL, -1, 0 },
+	{ "top-level scalar has no members", "\"a\"", "a", NULL, JSON_ABSENT, 0, 0 },
+	{ "the whole value", " {\"a\":1} ", "", "{\"a\":1}", JSON_OBJECT, 1, 0 },
+	{ "member of a scalar", "{\"a\":\"str\"}", "a.b", NULL, JSON_ABSENT, 0, 0 },
+	{ "index into a string", "{\"a\":\"str\"}", "a.0", NULL, JSON_ABSENT, 0, 0 },
+	{ "index into an object", "{\"a\":{\"x\":1}}", "a.0", NULL, JSON_ABSENT, 0, 0 },
+	{ "member of an array", "{\"a\":[{\"b\":1}]}", "a.b", NULL, JSON_ABSENT, 0, 0 },
+	{ "deeper than the body", "{\"a\":{\"b\":{}}}", "a.b.c.d", NULL, JSON_ABSENT, 0, 0 },
+	{ "false", "{\"a\":false}", "a", "false", JSON_FALSE, -1, 0 },
+	{ "negative number", "{\"a\":-1.5e+3}", "a", "-1.5e+3", JSON_NUMBER, -1, 0 },
+	{ "empty array", "{\"a\":[]}", "a", "[]", JSON_ARRAY, -1, 0 },
+	{ "empty array has no index 0", "{\"a\":[]}", "a.0", NULL, JSON_ABSENT, 0, 0 },
+	{ "escaped string value", "{\"a\":\"x\\ny\"}", "a", "\"x\\ny\"", JSON_STRING, -1, 1 },
+	{ "first occurrence wins", "{\"a\":1,\"a\":2}", "a", "1", JSON_NUMBER, -1, 0 },
+	{ "first occurrence wins, nested", "{\"a\":{\"b\":1},\"a\":{\"b\":2}}", "a.b", "1",
+	  JSON_NUMBER, -1, 0 },
+	{ "first value in document order", "{\"a\":{\"x\":0},\"a\":{\"b\":2}}", "a.b", "2",
+	  JSON_NUMBER, -1, 0 },
+	{ "same name deeper does not count", "{\"x\":{\"a\":1},\"a\":2}", "a", "2", JSON_NUMBER,
+	  17, 0 },
+	{ "escaped member name", "{\"a\\u0062\":1}", "ab", "1", JSON_NUMBER, -1, 0 },
+	{ "escaped name, all escapes", "{\"\\u0061\\u0062\":[7]}", "ab.0", "7", JSON_NUMBER, -1, 0 },
+	{ "escaped quote in a name", "{\"a\\\"b\":3}", "a\"b", "3", JSON_NUMBER, -1, 0 },
+	{ "escaped two-byte name", "{\"\\u00e9\":4}", "\xc3\xa9", "4", JSON_NUMBER, -1, 0 },
+	{ "raw two-byte name", "{\"\xc3\xa9\":4}", "\xc3\xa9", "4", JSON_NUMBER, -1, 0 },
+	{ "surrogate pair name", "{\"\\ud83d\\ude00\":5}", "\xf0\x9f\x98\x80", "5", JSON_NUMBER,
+	  -1, 0 },
+	{ "lone surrogate name matches nothing", "{\"\\ud83d\":5}", "\xed\xa0\xbd", NULL,
+	  JSON_ABSENT, 0, 0 },
+	{ "escaped name longer than the segment", "{\"ab\\u0063\":1}", "ab", NULL, JSON_ABSENT, 0, 0 },
+	{ "escaped name shorter than the segment", "{\"a\\u0062\":1}", "abc", NULL, JSON_ABSENT,
+	  0, 0 },
+	{ "escaped slash", "{\"a\\/b\":6}", "a/b", "6", JSON_NUMBER, -1, 0 },
+	{ "names are case-sensitive", "{\"A\":1}", "a", NULL, JSON_ABSENT, 0, 0 },
+	{ "empty name", "{\"\":{\"\":8}}", ".", "8", JSON_NUMBER, -1, 0 },
+};
+
+Test(json_paths, one_path_at_a_time)
+{
+	char b1[256], b2[256];
+
+	for (size_t i = 0; i < sizeof(path_cases) / sizeof(path_cases[0]); i++) {
+		const struct path_case *c = &path_cases[i];
+		struct route_path p;
+		const struct route_path *pp = &p;
+		struct json_span sp;
+		int rc;
+
+		path_init(&p, c->path);
+		rc = json_paths(c->body, strlen(c->body), &pp, 1, &sp);
+		cr_expect(rc == 0, "%s: got %d, want 0", c->name, rc);
+		cr_expect(sp.kind == c->kind, "%s: kind: got %s, want %s", c->name,
+		    kind_name(sp.kind), kind_name(c->kind));
+		if (c->want == NULL) {
+			cr_expect(sp.start == NULL && sp.len == 0, "%s: got a span, want none", c->name);
+		} else {
+			long off = c->off >= 0 ? c->off : (long)(strstr(c->body, c->want) - c->body);
+
+			cr_expect(same(sp.start, sp.len, c->want), "%s: got \"%s\", want \"%s\"", c->name,
+			    show(b1, sizeof(b1), sp.start, sp.len),
+			    show(b2, sizeof(b2), c->want, strlen(c->want)));
+			cr_expect(sp.start == c->body + off, "%s: offset: got %td, want %ld", c->name,
+			    sp.start - c->body, off);
+			cr_expect(sp.escaped == c->escaped, "%s: escaped: got %d, want %d", c->name,
+			    sp.escaped, c->escaped);
+		}
+		free(p.text);
+	}
+}
+
+/* Any value at the top level is JSON; the seed-only rejections are not errors here. */
+Test(json_paths, grammar)
+{
+	static const char *const seed_only[] = { "null", "array", "string", "number" };
+	static const struct {
+		const char *body;
+		int want;
+	} more[] = {
+		{ "1", 0 }, { " -0.5e-3 ", 0 }, { "[]", 0 }, { "\"x\"", 0 }, { "true", 0 },
+		{ "false", 0 }, { "null", 0 }, { "{}", 0 }, { "[[],{}]", 0 },
+		{ "", -1 }, { " ", -1 }, { "1 2", -1 }, { "[1,]", -1 }, { "{} {}", -1 },
+		{ "[", -1 }, { "]", -1 }, { "\"", -1 }, { "tru", -1 }, { "01", -1 },
+		{ "[1}", -1 }, { "{\"a\"}", -1 }, { "nul", -1 }, { "-", -1 }, { "[\"\\x\"]", -1 },
+	};
+	struct route_path p;
+	const struct route_path *pp = &p;
+	struct json_span sp;
+	char b1[512];
+
+	path_init(&p, "event_id");
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		size_t len = c->len != 0 ? c->len : strlen(c->body);
+		int want = c->want == DLQ_invalid_json ? -1 : 0, rc;
+
+		for (size_t k = 0; k < sizeof(seed_only) / sizeof(seed_only[0]); k++)
+			if (strcmp(c->name, seed_only[k]) == 0)
+				want = 0;
+		rc = json_paths(c->body, len, &pp, 1, &sp);
+		cr_expect(rc == want, "%s: \"%s\": got %d, want %d", c->name,
+		    show(b1, sizeof(b1), c->body, len), rc, want);
+		if (rc < 0)
+			cr_expect(sp.kind == JSON_ABSENT && sp.start == NULL,
+			    "%s: got a span after a rejection, want none", c->name);
+	}
+	for (size_t i = 0; i < sizeof(ok_cases) / sizeof(ok_cases[0]); i++) {
+		const char *b = ok_cases[i].body;
+
+		cr_expect(json_paths(b, strlen(b), &pp, 1, &sp) == 0, "%s: got -1, want 0",
+		    ok_cases[i].name);
+	}
+	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+		int rc = json_paths(more[i].body, strlen(more[i].body), NULL, 0, NULL);
+
+		cr_expect(rc == more[i].want, "\"%s\": got %d, want %d", more[i].body, rc,
+		    more[i].want);
+	}
+	free(p.text);
+}
+
+/* The three seed paths find exactly what the seed decoder finds. */
+Test(json_paths, agrees_with_the_seed_decoder)
+{
+	struct event_decoder d;
+	struct route r = test_route(MAX_BYTES);
+	struct route_path p[3];
+	const struct route_path *pp[3] = { &p[0], &p[1], &p[2] };
+	struct json_span sp[3];
+	struct event ev;
+	char u[EVENT_ID_MAX];
+
+	path_init(&p[0], "event_id");
+	path_init(&p[1], "correlation_id");
+	path_init(&p[2], "payload");
+	cr_assert(event_decoder_init(&d, MAX_BYTES) == 0);
+	for (size_t i = 0; i < sizeof(ok_cases) / sizeof(ok_cases[0]); i++) {
+		const struct ok_case *c = &ok_cases[i];
+		long n;
+
+		cr_assert(event_decode(&d, &r, c->body, strlen(c->body), &ev) == DLQ_NONE);
+		cr_assert(json_paths(c->body, strlen(c->body), pp, 3, sp) == 0, "%s", c->name);
+		cr_expect(sp[2].start == ev.value && sp[2].len == ev.value_len,
+		    "%s: payload span differs from the decoder's value", c->name);
+		cr_expect(sp[0].kind == JSON_STRING, "%s: event_id kind %s", c->name,
+		    kind_name(sp[0].kind));
+		n = json_unescape(sp[0].start + 1, sp[0].len - 2, u, sizeof(u));
+		cr_expect(n == (long)ev.id_len && memcmp(u, ev.id, ev.id_len) == 0,
+		    "%s: event_id span does not unescape to the id", c->name);
+		cr_expect((c->corr != NULL) == (sp[1].kind == JSON_STRING),
+		    "%s: correlation_id: got kind %s", c->name, kind_name(sp[1].kind));
+	}
+	event_decoder_free(&d);
+	for (int i = 0; i < 3; i++)
+		free(p[i].text);
+}
+
+Test(json_paths, depth_bound)
+{
+	static const struct {
+		size_t depth;
+		int want;
+	} cases[] = { { 1, 0 }, { 127, 0 }, { 128, 0 }, { 129, -1 }, { 100000, -1 } };
+	struct route_path p;
+	const struct route_path *pp = &p;
+	struct json_span sp;
+
+	/* 16 segments "0.0.0...": the deepest path a route may have. */
+	path_init(&p, "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = cases[i].depth, len = 2 * n + 1;
+		char *b = malloc(len);
+		int rc;
+
+		cr_assert(b != NULL);
+		memset(b, '[', n);
+		b[n] = '7';
+		memset(b + n + 1, ']', n);
+		rc = json_paths(b, len, &pp, 1, &sp);
+		cr_expect(rc == cases[i].want, "%zu nested arrays: got %d, want %d", n, rc,
+		    cases[i].want);
+		if (rc == 0 && n >= 17)
+			cr_expect(sp.kind == JSON_ARRAY && sp.start == b + 16 && sp.len == 2 * (n - 16) + 1,
+			    "%zu nested arrays: 16 indices deep: got %s at %td (%zu bytes)", n,
+			    kind_name(sp.kind), sp.start - b, sp.len);
+		if (rc == 0 && n == 1)
+			cr_expect(sp.kind == JSON_ABSENT, "1 array: got %s, want absent",
+			    kind_name(sp.kind));
+		free(b);
+	}
+	free(p.text);
+}
+
+Test(json_paths, sixty_four_paths)
+{
+	char body[4096], name[64][8], want[64][16];
+	struct route_path p[64];
+	const struct route_path *pp[64];
+	struct json_span sp[64];
+	size_t o = 0;
+
+	/* {"k0":0,"k1":"s1",...}, and paths k0..k62 plus one nested in k63. */
+	o += (size_t)snprintf(body + o, sizeof(body) - o, "{");
+	for (int i = 0; i < 64; i++) {
+		snprintf(name[i], sizeof(name[i]), "k%d", i);
+		if (i == 63)
+			snprintf(want[i], sizeof(want[i]), "[%d]", i);
+		else if (i % 2)
+			snprintf(want[i], sizeof(want[i]), "\"s%d\"", i);
+		else
+			snprintf(want[i], sizeof(want[i]), "%d", i);
+		o += (size_t)snprintf(body + o, sizeof(body) - o, "%s\"%s\":{\"x\":%s}",
+		    i ? "," : "", name[i], want[i]);
+	}
+	o += (size_t)snprintf(body + o, sizeof(body) - o, "}");
+	for (int i = 0; i < 64; i++) {
+		char path[16];
+
+		snprintf(path, sizeof(path), "%s.x", name[i]);
+		path_init(&p[i], path);
+		pp[i] = &p[i];
+	}
+	/* The last path twice: both get the span. */
+	pp[62] = &p[63];
+	cr_assert(json_paths(body, o, pp, 64, sp) == 0);
+	for (int i = 0; i < 64; i++) {
+		int k = i == 62 ? 63 : i;
+		char b1[64];
+
+		cr_expect(same(sp[i].start, sp[i].len, want[k]), "path %d: got \"%s\", want \"%s\"",
+		    i, show(b1, sizeof(b1), sp[i].start, sp[i].len), want[k]);
+	}
+	for (int i = 0; i < 64; i++)
+		free(p[i].text);
 }
 
 Test(route, implicit)
