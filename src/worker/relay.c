@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/route.h"
+#include "worker/mapping.h"
 #include "worker/relay.h"
 
 /* Completions are acked in groups: at most this many, or this late. */
@@ -652,8 +653,8 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 {
 	struct worker *w = arg;
 
-	(void)exchange;
-	(void)routing_key;
+	struct delivery_meta m = { props, exchange, routing_key };
+
 	w->receiving = NULL;
 	stat_add(&w->st->consumed, 1);
 	stat_add(&route_stats(w, s)->consumed, 1);
@@ -663,10 +664,15 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 		slot_free(w, s);
 		return;
 	}
-	s->reason = event_decode(&w->decoder, s->route, s->body, s->body_len, &s->ev);
+	s->reason = mapping_decode(&w->decoder, s->route, s->body, s->body_len, &m, &s->ev, &s->buf);
+	if (s->ev.bad_traceparent) {
+		stat_add(&w->st->trace_context_invalid, 1);
+		log_debug("delivery %llu: invalid traceparent header not copied",
+		    (unsigned long long)s->tag);
+	}
 	if (s->reason != DLQ_NONE) {
-		log_warn("poison message (delivery %llu, %zu bytes): %s", (unsigned long long)s->tag,
-		    s->body_len, dlq_reason_name(s->reason));
+		log_warn("poison message (route %s, delivery %llu, %zu bytes): %s", s->route->name,
+		    (unsigned long long)s->tag, s->body_len, dlq_reason_name(s->reason));
 		if (props != NULL && amqp_props_clone(&s->props, props, &s->pool) == 0)
 			s->has_props = 1;
 		s->ev.id[0] = '\0';

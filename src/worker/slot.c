@@ -63,6 +63,7 @@ slot_pool_free(struct slot_pool *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->all[i]->body);
+		event_buf_free(&p->all[i]->buf);
 		empty_amqp_pool(&p->all[i]->pool);
 	}
 	for (size_t i = 0; i < p->nchunks; i++)
@@ -112,6 +113,8 @@ slot_pool_put(struct slot_pool *p, struct slot *s)
 		s->body = NULL;
 		s->body_cap = 0;
 	}
+	if (s->buf.cap > BODY_KEEP_BYTES)
+		event_buf_free(&s->buf);
 	if (s->has_props)
 		recycle_amqp_pool(&s->pool);
 	s->state = SLOT_FREE;

@@ -57,6 +57,7 @@ struct slot {
 	amqp_pool_t pool;
 	struct slot *next;	/* free list, one of the worker's queues, or a waiter chain */
 	struct slot *waiters;	/* copies of this event waiting for this delivery */
+	struct event_buf buf;	/* the record's headers, key, topic beyond the body */
 	struct event ev;
 };
 
