@@ -3,20 +3,22 @@
 # dead-letter and why.
 #
 #   orders   queue declared by the route and bound to the topic exchange
-#            `shop` (order.#), topic "orders.{routing_key}": messages
-#            published with the routing keys order.a, order.b and
-#            order.c_d-1 land in those three topics; routing keys that
-#            make no valid topic ('*', '/', a non-ASCII byte, a topic of
-#            257 bytes) are dead-lettered with reason bad_topic, and no
-#            other topic is created
+#            `shop` (order.#), topic "{exchange}.{routing_key}", key the
+#            routing key: messages published with the routing keys
+#            order.a, order.b and order.c_d-1 land in shop.order.a,
+#            shop.order.b and shop.order.c_d-1; routing keys that make no
+#            valid topic ('*', '/', a non-ASCII byte, a topic of 255
+#            bytes) are dead-lettered with reason bad_topic, and no other
+#            topic is created
 #   tenants  topic "t.{header.x-tenant}.{queue}": a string or an integer
 #            header fills it; a missing header or a space is bad_topic;
 #            its dead letters go to the queue named by dead_letter_queue
 #   strict   json: id, key and value: no/empty/NUL/257-byte event_id is
 #            missing_event_id (256 bytes is fine), no key missing_key, no
 #            value missing_value, a non-JSON or cut body invalid_json
-#   byid     id property:message_id, key header:x-k: no or an empty
-#            message_id is missing_event_id, no x-k missing_key
+#   byid     id property:message_id, key header:x-k, max_message_bytes
+#            64: no or an empty message_id is missing_event_id, no x-k
+#            missing_key, a 65-byte body too_large (64 bytes pass)
 # Every dead letter is the original body with x-event-relay-reason,
 # -queue, -route, -time and -worker; the per-route dead-letter counters
 # by reason add up to the totals; the source queues end empty.
@@ -31,7 +33,7 @@ harness_init
 tmp=$HARNESS_TMP
 start_rabbitmq
 start_redis
-start_kafka_mock orders.order.a:2 orders.order.b:2 orders.order.c_d-1:1 \
+start_kafka_mock shop.order.a:2 shop.order.b:2 shop.order.c_d-1:1 \
 	t.acme.q-tenant:1 t.globex.q-tenant:1 t.7.q-tenant:1 t-strict:1 t-byid:1
 
 route_file 10-templates.yaml <<'EOF'
@@ -43,8 +45,9 @@ routes:
       bindings:
         - exchange: shop
           routing_key: "order.#"
-    topic: "orders.{routing_key}"
+    topic: "{exchange}.{routing_key}"
     id: json:event_id
+    key: routing_key
     value: body
   - name: tenants
     queue: q-tenant
@@ -67,6 +70,7 @@ routes:
     id: property:message_id
     key: header:x-k
     value: body
+    max_message_bytes: 64
 EOF
 
 "$ER_SEND" -u "$AMQP_URL" --declare-exchange shop:topic --declare-queue q-tenant \
@@ -97,6 +101,8 @@ send -q q-byid -b b1 -H 'x-k=S:k1'
 send -q q-byid -b b2 -p message_id= -H 'x-k=S:k2'
 send -q q-byid -b b3 -p message_id=m3
 send -q q-byid -b b4 -p message_id=m4 -H 'x-k=S:k4'
+send -q q-byid -b "b5$(printf 'z%.0s' {1..63})" -p message_id=m5 -H 'x-k=S:k5'
+send -q q-byid -b "b6$(printf 'z%.0s' {1..62})" -p message_id=m6 -H 'x-k=S:k6'
 
 start_relay WORKER_COUNT=2
 # The route declared `orders` and bound it: publish through the exchange.
@@ -105,27 +111,31 @@ for rk in order.a order.a order.a order.b order.b order.c_d-1 'order.x*y' order.
 	n=$((${n:-0} + 1))
 	send -e shop -r "$rk" -b "{\"event_id\":\"o$n\",\"rk\":\"${rk:0:12}\"}"
 done
-wait_metric event_relay_acked_total == 29 60
+wait_metric event_relay_acked_total == 31 60
 wait_for --deadline 30 queues_empty orders q-tenant q-strict q-byid ||
 	h_fail "queues not empty: $(queue_table | tr '\t\n' ' ,')"
 
 # ---- what reached Kafka
-for t in orders.order.a:3 orders.order.b:2 orders.order.c_d-1:1 t.acme.q-tenant:1 \
-	t.globex.q-tenant:1 t.7.q-tenant:1 t-strict:2 t-byid:1; do
+for t in shop.order.a:3 shop.order.b:2 shop.order.c_d-1:1 t.acme.q-tenant:1 \
+	t.globex.q-tenant:1 t.7.q-tenant:1 t-strict:2 t-byid:2; do
 	topic_records "$tmp/rec" "${t%:*}"
 	[[ $(wc -l <"$tmp/rec") == "${t#*:}" ]] ||
 		h_fail "${t%:*}: $(wc -l <"$tmp/rec") records, want ${t#*:}: $(cut -f5,6 "$tmp/rec")"
 done
 # shellcheck disable=SC2031
-"$ER_TOPIC" -b "$KAFKA_BROKERS" -l | grep '^orders\.' | sort >"$tmp/topics"
-[[ $(tr '\n' ' ' <"$tmp/topics") == "orders.order.a orders.order.b orders.order.c_d-1 " ]] ||
-	h_fail "orders.* topics: $(tr '\n' ' ' <"$tmp/topics")"
+"$ER_TOPIC" -b "$KAFKA_BROKERS" -l | grep '^shop\.' | sort >"$tmp/topics"
+[[ $(tr '\n' ' ' <"$tmp/topics") == "shop.order.a shop.order.b shop.order.c_d-1 " ]] ||
+	h_fail "shop.* topics: $(tr '\n' ' ' <"$tmp/topics")"
+topic_records "$tmp/rec" shop.order.b
+[[ $(record_view "$tmp/rec" | cut -f1 | sort -u) == order.b ]] ||
+	h_fail "shop.order.b: keys $(record_view "$tmp/rec" | cut -f1 | tr '\n' ' '), want the routing key order.b"
 topic_records "$tmp/rec" t-strict
 [[ $(record_view "$tmp/rec" | tr '\t\n' '| ') == "a|{\"x\":1} b|2 " ]] ||
 	h_fail "t-strict: $(record_view "$tmp/rec")"
 topic_records "$tmp/rec" t-byid
-[[ $(record_view "$tmp/rec") == "k4	b4" ]] || h_fail "t-byid: $(record_view "$tmp/rec")"
-h_log "templates: 9 records in 6 topics chosen by routing key and header"
+[[ $(record_view "$tmp/rec" | tr '\t\n' '| ') == "k4|b4 k6|b6$(printf 'z%.0s' {1..62}) " ]] ||
+	h_fail "t-byid: $(record_view "$tmp/rec")"
+h_log "templates: 9 records in 6 topics chosen by exchange, routing key, header and queue"
 
 # ---- dead letters: the original body, the reason, where it came from
 # want_dead QUEUE ROUTE SOURCE_QUEUE COUNT, then "BODY_START|REASON" lines
@@ -173,31 +183,33 @@ want_dead q-strict.dlq strict q-strict 8 <<EOF
 not json|invalid_json
 {"event_id":"e8","k":"a","v":1|invalid_json
 EOF
-want_dead q-byid.dlq byid q-byid 3 <<'EOF'
+want_dead q-byid.dlq byid q-byid 4 <<'EOF'
 b1|missing_event_id
 b2|missing_event_id
 b3|missing_key
+b5zzz|too_large
 EOF
 [[ $(queue_counts q-tenant.dlq 2>/dev/null || echo none) =~ ^(none|0\ 0)$ ]] ||
 	h_fail "q-tenant.dlq has messages: dead_letter_queue was not followed"
-h_log "dead letters: 17, each with its reason, route, queue, time and worker"
+h_log "dead letters: 18, each with its reason, route, queue, time and worker"
 
 # ---- counters: per route and reason, adding up to the totals
 for r in orders:bad_topic:4 tenants:bad_topic:2 strict:missing_event_id:4 strict:missing_key:1 \
-	strict:missing_value:1 strict:invalid_json:2 byid:missing_event_id:2 byid:missing_key:1; do
+	strict:missing_value:1 strict:invalid_json:2 byid:missing_event_id:2 byid:missing_key:1 \
+	byid:too_large:1; do
 	IFS=: read -r name reason n <<<"$r"
 	[[ $(route_metric dead_lettered_total "$name" "$reason") == "$n" ]] ||
 		h_fail "route $name dead-lettered $(route_metric dead_lettered_total "$name" "$reason" || echo none) for $reason, want $n"
 done
-for r in bad_topic:6 missing_event_id:6 missing_key:2 missing_value:1 invalid_json:2; do
+for r in bad_topic:6 missing_event_id:6 missing_key:2 missing_value:1 invalid_json:2 too_large:1; do
 	assert_metric "event_relay_dead_lettered_total{reason=\"${r%:*}\"}" "${r#*:}"
 done
-assert_metric event_relay_published_total 12
-for r in orders:10:6 tenants:5:3 strict:10:2 byid:4:1; do
+assert_metric event_relay_published_total 13
+for r in orders:10:6 tenants:5:3 strict:10:2 byid:6:2; do
 	IFS=: read -r name c p <<<"$r"
 	[[ $(route_metric consumed_total "$name") == "$c" && $(route_metric published_total "$name") == "$p" ]] ||
 		h_fail "route $name: consumed $(route_metric consumed_total "$name") published" \
 			"$(route_metric published_total "$name"), want $c $p"
 done
 harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
-h_log "routes_dead_letter: 29 deliveries, 12 published, 17 dead-lettered with their reasons"
+h_log "routes_dead_letter: 31 deliveries, 13 published, 18 dead-lettered with their reasons"
