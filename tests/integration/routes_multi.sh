@@ -10,6 +10,7 @@
 # the same ids in another queue are no duplicates. The per-route
 # counters equal the per-queue counts and add up to the totals; /status
 # lists the three routes with their file, line, queue, topic and counts;
+# the Redis keys are event-relay:<route>:<id>;
 # promtool accepts /metrics; the queues end empty, nothing is
 # dead-lettered; a graceful stop exits 0.
 set -euo pipefail
@@ -18,7 +19,7 @@ set -euo pipefail
 . "$ER_SRCDIR/tests/harness/relay.sh"
 . "$ER_SRCDIR/tests/harness/routes.sh"
 
-harness_require kcat curl jq
+harness_require curl jq redis-cli
 harness_init
 tmp=$HARNESS_TMP
 start_rabbitmq
@@ -143,6 +144,12 @@ want_route nested 20-nested.yaml 2 q-nested t-nested
 queues_empty q-seed.dlq q-whole.dlq q-nested.dlq ||
 	h_fail "dead-letter queues not empty: $(queue_table | tr '\t\n' ' ,')"
 assert_metric event_relay_restarts_total 0
+
+# De-duplication keys: redis.key_prefix, the route's name, ':', the id.
+for r in seed whole nested; do
+	[[ $(redis-cli -p "$REDIS_PORT" EXISTS "event-relay:$r:ev-00000001") == 1 ]] ||
+		h_fail "no Redis key event-relay:$r:ev-00000001: $(redis-cli -p "$REDIS_PORT" --scan --pattern '*ev-00000001' | tr '\n' ' ')"
+done
 
 harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
 h_log "routes_multi: 66000 deliveries over 3 routes in $took ms, 60000 published, 6000 duplicates"
