@@ -211,13 +211,17 @@ path_is(const struct route_path *p, const char *s)
 	return p->nseg == 1 && p->text != NULL && strcmp(p->text, s) == 0;
 }
 
-/* The implicit route's mapping: the seed decoder handles it. */
+/*
+ * The implicit route exactly (its mapping, a fixed topic, the relay's
+ * time): the seed decoder handles it, by the implicit route's rules.
+ */
 static int
 is_seed_format(const struct route *r)
 {
 	const struct route_header *h = r->headers;
 
-	return r->id.kind == RSRC_JSON && path_is(&r->id.path, "event_id") &&
+	return r->tpl == NULL && r->timestamp == RTS_NOW &&
+	    r->id.kind == RSRC_JSON && path_is(&r->id.path, "event_id") &&
 	    r->key.kind == RSRC_ID &&
 	    r->value.kind == RSRC_JSON && path_is(&r->value.path, "payload") &&
 	    r->nheaders == 1 && h != NULL && !h->prefix && h->name != NULL &&
