@@ -229,6 +229,26 @@ is_seed_format(const struct route *r)
 	    h->src.kind == RSRC_JSON && path_is(&h->src.path, "correlation_id");
 }
 
+/*
+ * A template's {queue} is known now: a queue name Kafka would refuse in
+ * a topic would dead-letter every message, so it is an error here.
+ */
+static void
+check_queue_in_topic(struct route_ctx *c, const struct route *r, const struct ynode *m)
+{
+	for (size_t i = 0; i < r->ntpl && r->queue != NULL; i++) {
+		if (r->tpl[i].kind != RTPL_QUEUE)
+			continue;
+		for (const char *p = r->queue; *p != '\0'; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-')) {
+				route_err(c, m, "topic: {queue} would put '%c' of the queue name in the "
+				    "topic; Kafka topic names are [A-Za-z0-9._-]", *p);
+				return;
+			}
+	}
+}
+
 static int
 same(const char *a, const char *b)
 {
@@ -302,6 +322,7 @@ read_route(struct route_ctx *c, const struct ynode *m)
 		route_err(c, NULL, "%zu json: sources (at most %d in one route)", c->njson,
 		    ROUTE_MAX_JSON_PATHS);
 	check_across(c, &r);
+	check_queue_in_topic(c, &r, m);
 	if (r.name != NULL) {
 		r.format = is_seed_format(&r) ? ROUTE_FMT_SEED_JSON : ROUTE_FMT_MAPPED;
 		r.line = (int)m->line;

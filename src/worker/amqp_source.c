@@ -39,6 +39,8 @@
 #define CH_PUBLISH 2
 #define MAX_RETURNED 64
 #define HDR_SEQ "x-event-relay-seq"
+#define HDR_OWN "x-event-relay-"
+#define HDR_REPLAYS "x-event-relay-replays"
 
 enum rx_state { RX_METHOD, RX_HEADER, RX_BODY };
 
@@ -822,11 +824,29 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 	}
 	if (p._flags & AMQP_BASIC_HEADERS_FLAG)
 		nold = p.headers.num_entries;
-	entries = calloc((size_t)nold + 7, sizeof(*entries));
+	entries = calloc((size_t)nold + 9, sizeof(*entries));
 	if (entries == NULL)
 		return -1;
-	if (nold > 0)
-		memcpy(entries, p.headers.entries, (size_t)nold * sizeof(*entries));
+	/*
+	 * The message's own headers, but not the relay's from an earlier
+	 * dead-lettering (a replayed copy): those are written afresh below.
+	 * The replay count stays.
+	 */
+	{
+		int k = 0;
+
+		for (int i = 0; i < nold; i++) {
+			const amqp_bytes_t *key = &p.headers.entries[i].key;
+
+			if (key->len >= sizeof(HDR_OWN) - 1 &&
+			    memcmp(key->bytes, HDR_OWN, sizeof(HDR_OWN) - 1) == 0 &&
+			    !(key->len == sizeof(HDR_REPLAYS) - 1 &&
+			    memcmp(key->bytes, HDR_REPLAYS, key->len) == 0))
+				continue;
+			entries[k++] = p.headers.entries[i];
+		}
+		nold = k;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, 24, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -836,10 +856,16 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 	entries[nold + 2] = str_entry("x-event-relay-worker", a->worker_name);
 	entries[nold + 3] = str_entry("x-event-relay-queue", s->route->queue);
 	entries[nold + 4] = str_entry("x-event-relay-route", s->route->name);
+	entries[nold + 6].key = amqp_cstring_bytes("x-event-relay-exchange");
+	entries[nold + 6].value.kind = AMQP_FIELD_KIND_UTF8;
+	entries[nold + 6].value.value.bytes = s->exchange;
+	entries[nold + 7].key = amqp_cstring_bytes("x-event-relay-routing-key");
+	entries[nold + 7].value.kind = AMQP_FIELD_KIND_UTF8;
+	entries[nold + 7].value.value.bytes = s->routing_key;
 	entries[nold + 5].key = amqp_cstring_bytes(HDR_SEQ);
 	entries[nold + 5].value.kind = AMQP_FIELD_KIND_I64;
 	entries[nold + 5].value.value.i64 = (int64_t)(a->publish_seq + 1);
-	p.headers.num_entries = nold + 6;
+	p.headers.num_entries = nold + 8;
 	if (s->detail != NULL)
 		entries[p.headers.num_entries++] = str_entry("x-event-relay-error", s->detail);
 	p.headers.entries = entries;
