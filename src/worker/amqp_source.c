@@ -37,6 +37,9 @@
 
 #define CH_CONSUME 1
 #define CH_PUBLISH 2
+#define CH_DECLARE 3	/* queue.declare and queue.bind: a refusal closes only this one */
+#define PARK_RETRY_MIN_MS 5000
+#define PARK_RETRY_MAX_MS 60000
 #define MAX_RETURNED 64
 #define HDR_SEQ "x-event-relay-seq"
 #define HDR_OWN "x-event-relay-"
@@ -57,6 +60,15 @@ struct amqp_source {
 	char worker_name[96];
 	char (*tags)[TAG_MAX];	/* consumer tag of each route's consumer */
 	size_t *tag_len;
+	/*
+	 * A route whose queue cannot be consumed (missing, declared with
+	 * other arguments, deleted while consumed) is parked: the others
+	 * relay, and it is tried again on CH_DECLARE now and then.
+	 */
+	uint8_t *parked;
+	size_t nparked;
+	unsigned park_tries;
+	uint64_t park_next_ms;
 
 	struct amqp_url urls[AMQP_URL_MAX];
 	struct log_repeat url_log[AMQP_URL_MAX];	/* connect failures, per URL */
@@ -158,9 +170,11 @@ amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int
 	a->routes = routes;
 	a->tags = calloc(routes->n, sizeof(*a->tags));
 	a->tag_len = calloc(routes->n, sizeof(*a->tag_len));
-	if (a->tags == NULL || a->tag_len == NULL) {
+	a->parked = calloc(routes->n, sizeof(*a->parked));
+	if (a->tags == NULL || a->tag_len == NULL || a->parked == NULL) {
 		free(a->tags);
 		free(a->tag_len);
+		free(a->parked);
 		free(a);
 		return NULL;
 	}
@@ -183,6 +197,7 @@ amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int
 		log_error("amqp_source: rabbitmq.url: %s", msg);	/* the master checked it */
 		free(a->tags);
 		free(a->tag_len);
+		free(a->parked);
 		free(a);
 		return NULL;
 	}
@@ -221,6 +236,7 @@ amqp_source_destroy(struct amqp_source *a)
 		amqp_destroy_connection(a->conn);
 	free(a->tags);
 	free(a->tag_len);
+	free(a->parked);
 	free(a);
 }
 
@@ -322,7 +338,7 @@ route_args(const struct route *r, amqp_table_entry_t *entries)
  * failed step in *r, *step and *what.
  */
 static int
-declare_route(struct amqp_source *a, const struct route *rt, amqp_rpc_reply_t *r,
+declare_route(struct amqp_source *a, const struct route *rt, amqp_channel_t ch, amqp_rpc_reply_t *r,
     const char **step, const char **what)
 {
 	amqp_table_entry_t *entries = NULL;
@@ -341,21 +357,71 @@ declare_route(struct amqp_source *a, const struct route *rt, amqp_rpc_reply_t *r
 	}
 	*step = rt->declare ? "declare queue" : "check queue";
 	*what = rt->queue;
-	amqp_queue_declare(a->conn, CH_CONSUME, amqp_cstring_bytes(rt->queue), !rt->declare, 1, 0, 0,
-	    args);
+	amqp_queue_declare(a->conn, ch, amqp_cstring_bytes(rt->queue), !rt->declare, 1, 0, 0, args);
 	free(entries);
 	if ((*r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
 		return -1;
 	for (size_t i = 0; i < rt->nbindings; i++) {
 		*step = "bind queue";
 		*what = rt->bindings[i].exchange;
-		amqp_queue_bind(a->conn, CH_CONSUME, amqp_cstring_bytes(rt->queue),
+		amqp_queue_bind(a->conn, ch, amqp_cstring_bytes(rt->queue),
 		    amqp_cstring_bytes(rt->bindings[i].exchange),
 		    amqp_cstring_bytes(rt->bindings[i].routing_key), amqp_empty_table);
 		if ((*r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
 			return -1;
 	}
 	return 0;
+}
+
+/* The broker refused on the channel (404, 406, 403...), the connection lives on. */
+static int
+channel_refused(amqp_rpc_reply_t r)
+{
+	return r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
+}
+
+/* Acknowledges the broker's close of CH_DECLARE and opens it again; 0 or -1. */
+static int
+reopen_declare(struct amqp_source *a, amqp_rpc_reply_t *r)
+{
+	amqp_channel_close_ok_t ok = {0};
+
+	if (amqp_send_method(a->conn, CH_DECLARE, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK) {
+		r->reply_type = AMQP_RESPONSE_LIBRARY_EXCEPTION;
+		r->library_error = AMQP_STATUS_SOCKET_ERROR;
+		return -1;
+	}
+	amqp_channel_open(a->conn, CH_DECLARE);
+	*r = amqp_get_rpc_reply(a->conn);
+	return r->reply_type == AMQP_RESPONSE_NORMAL ? 0 : -1;
+}
+
+static void
+park_reason(struct amqp_source *a, const char *text)
+{
+	stat_set(&a->gauges->routes_parked, (int64_t)a->nparked);
+	stats_reason_set(a->reason, text);
+}
+
+/* Route i's queue cannot be consumed: the others go on; it is tried again later. */
+static void
+park(struct amqp_source *a, size_t i, const char *step, const char *detail)
+{
+	char text[sizeof(a->reason->text)];
+
+	if (a->parked[i])
+		return;
+	a->parked[i] = 1;
+	a->nparked++;
+	log_warn("amqp_source: route %s: %s %s: %s; not consuming it, trying again every %d to %d s "
+	    "(the other routes relay)", a->routes->v[i].name, step, a->routes->v[i].queue, detail,
+	    PARK_RETRY_MIN_MS / 1000, PARK_RETRY_MAX_MS / 1000);
+	snprintf(text, sizeof(text), "amqp: route %s: %s %s: %s", a->routes->v[i].name, step,
+	    a->routes->v[i].queue, detail);
+	park_reason(a, text);
+	if (a->park_next_ms == 0 || a->nparked == 1)
+		a->park_next_ms = a->last_service_ms + PARK_RETRY_MIN_MS;
 }
 
 static int
@@ -417,11 +483,28 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	amqp_basic_qos(a->conn, CH_CONSUME, 0, (uint16_t)a->cfg->amqp_prefetch, 0);
 	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
 		goto step_fail;
+	step = "channel.open";
+	amqp_channel_open(a->conn, CH_DECLARE);
+	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		goto step_fail;
+	memset(a->parked, 0, a->routes->n);
+	a->nparked = 0;
+	a->park_tries = 0;
+	a->park_next_ms = 0;
 	for (size_t i = 0; i < a->routes->n; i++) {
 		const struct route *rt = &a->routes->v[i];
 
-		if (declare_route(a, rt, &r, &step, &what) < 0)
+		if (declare_route(a, rt, CH_DECLARE, &r, &step, &what) == 0)
+			continue;
+		if (!channel_refused(r))
 			goto step_fail;
+		describe_reply(r, detail, sizeof(detail));
+		park(a, i, step, detail);
+		if (reopen_declare(a, &r) < 0) {
+			step = "channel.open";
+			what = NULL;
+			goto step_fail;
+		}
 	}
 	step = "channel.open";
 	what = NULL;
@@ -445,6 +528,8 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	if (!a->paused && !a->stopped) {
 		step = "basic.consume";
 		for (size_t i = 0; i < a->routes->n; i++) {
+			if (a->parked[i])
+				continue;
 			what = a->routes->v[i].queue;
 			amqp_basic_consume(a->conn, CH_CONSUME, amqp_cstring_bytes(what),
 			    amqp_cstring_bytes(a->tags[i]), 0, 0, 0, amqp_empty_table);
@@ -486,7 +571,8 @@ connect_now(struct amqp_source *a, uint64_t now_ms)
 		a->next_url = (a->next_url + 1) % a->nurls;
 		if (connect_url(a, u, err, sizeof(err), reason, sizeof(reason)) == 0) {
 			log_repeat_reset(&a->url_log[k]);
-			stats_reason_set(a->reason, NULL);
+			if (a->nparked == 0)
+				park_reason(a, NULL);
 			a->generation++;
 			if (a->connects++ > 0)
 				stat_add(&a->counters->amqp_reconnects, 1);
@@ -512,6 +598,65 @@ connect_now(struct amqp_source *a, uint64_t now_ms)
 	a->next_connect_ms = now_ms + backoff_next(&a->backoff);
 }
 
+/*
+ * Tries each parked route again on CH_DECLARE: the RPC blocks for a
+ * moment while deliveries keep arriving, which rabbitmq-c queues on
+ * their channel for the frame reader. A route whose queue is back is
+ * consumed again; the others wait longer.
+ */
+static void
+retry_parked(struct amqp_source *a)
+{
+	amqp_rpc_reply_t r;
+	const char *step, *what;
+	char detail[256];
+	uint64_t wait;
+
+	for (size_t i = 0; i < a->routes->n && a->conn != NULL; i++) {
+		if (!a->parked[i])
+			continue;
+		if (declare_route(a, &a->routes->v[i], CH_DECLARE, &r, &step, &what) < 0) {
+			if (!channel_refused(r) || reopen_declare(a, &r) < 0) {
+				describe_reply(r, detail, sizeof(detail));
+				disconnect(a, detail);
+				return;
+			}
+			describe_reply(r, detail, sizeof(detail));
+			log_debug("amqp_source: route %s: %s %s: %s; still parked", a->routes->v[i].name,
+			    step, a->routes->v[i].queue, detail);
+			continue;
+		}
+		if (a->consuming) {
+			amqp_basic_consume_t req;
+
+			memset(&req, 0, sizeof(req));
+			req.queue = amqp_cstring_bytes(a->routes->v[i].queue);
+			req.consumer_tag = amqp_cstring_bytes(a->tags[i]);
+			req.arguments = amqp_empty_table;
+			if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CONSUME_METHOD, &req) !=
+			    AMQP_STATUS_OK) {
+				disconnect(a, "basic.consume failed");
+				return;
+			}
+		}
+		a->parked[i] = 0;
+		a->nparked--;
+		log_info("amqp_source: route %s: queue %s is back: consuming it", a->routes->v[i].name,
+		    a->routes->v[i].queue);
+	}
+	if (a->conn == NULL)
+		return;
+	if (a->nparked == 0) {
+		a->park_tries = 0;
+		park_reason(a, NULL);
+		return;
+	}
+	stat_set(&a->gauges->routes_parked, (int64_t)a->nparked);
+	wait = (uint64_t)PARK_RETRY_MIN_MS << (a->park_tries < 4 ? a->park_tries : 4);
+	a->park_tries++;
+	a->park_next_ms = a->last_service_ms + (wait < PARK_RETRY_MAX_MS ? wait : PARK_RETRY_MAX_MS);
+}
+
 uint64_t
 amqp_source_next_due(const struct amqp_source *a)
 {
@@ -520,6 +665,8 @@ amqp_source_next_due(const struct amqp_source *a)
 	if (a->conn == NULL)
 		return a->next_connect_ms;
 	hb = a->heartbeat > 0 ? (uint64_t)a->heartbeat * 1000 / 4 : 1000;
+	if (a->nparked > 0 && !a->paused && !a->stopped && a->park_next_ms < a->last_service_ms + hb)
+		return a->park_next_ms;
 	return a->last_service_ms + hb;
 }
 
@@ -537,6 +684,12 @@ amqp_source_tick(struct amqp_source *a, uint64_t now_ms)
 		a->last_service_ms = now_ms;
 		disconnect(a, "no data from the broker for two heartbeat intervals");
 		return;
+	}
+	if (a->nparked > 0 && !a->paused && !a->stopped && now_ms >= a->park_next_ms) {
+		a->last_service_ms = now_ms;
+		retry_parked(a);
+		if (a->conn == NULL)
+			return;
 	}
 	/* Lets rabbitmq-c send its heartbeat even when the socket is quiet. */
 	if (now_ms >= amqp_source_next_due(a))
@@ -653,9 +806,19 @@ handle_frame(struct amqp_source *a, amqp_frame_t *f)
 			a->ret_state = 1;
 			return 0;
 		}
-		case AMQP_BASIC_CANCEL_METHOD:
-			disconnect(a, "the broker cancelled the consumer (queue deleted?)");
-			return -1;
+		case AMQP_BASIC_CANCEL_METHOD: {
+			/* The queue was deleted (or its node lost): that route waits, the others go on. */
+			amqp_basic_cancel_t *m = f->payload.method.decoded;
+			const struct route *r = route_of(a, m->consumer_tag);
+
+			if (r == NULL) {
+				disconnect(a, "the broker cancelled an unknown consumer");
+				return -1;
+			}
+			park(a, (size_t)(r - a->routes->v), "consume",
+			    "the broker cancelled the consumer (queue deleted?)");
+			return 0;
+		}
 		case AMQP_BASIC_CANCEL_OK_METHOD:
 			if (a->cancels > 0)
 				a->cancels--;
@@ -937,6 +1100,8 @@ send_cancel(struct amqp_source *a)
 
 	a->consuming = 0;
 	for (size_t i = 0; i < a->routes->n && a->conn != NULL; i++) {
+		if (a->parked[i])
+			continue;	/* it has no consumer */
 		a->cancels++;
 		req.consumer_tag = amqp_cstring_bytes(a->tags[i]);
 		req.nowait = 0;
@@ -971,6 +1136,8 @@ amqp_source_pause(struct amqp_source *a, int paused)
 		for (size_t i = 0; i < a->routes->n && a->conn != NULL; i++) {
 			amqp_basic_consume_t req;
 
+			if (a->parked[i])
+				continue;	/* retry_parked() consumes it when its queue is back */
 			memset(&req, 0, sizeof(req));
 			req.queue = amqp_cstring_bytes(a->routes->v[i].queue);
 			req.consumer_tag = amqp_cstring_bytes(a->tags[i]);
