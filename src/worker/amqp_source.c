@@ -67,6 +67,13 @@ struct amqp_source {
 	 */
 	uint8_t *parked;
 	size_t nparked;
+	/*
+	 * Sent at login: the worker's name (the broker shows it), and
+	 * consumer_cancel_notify, without which RabbitMQ drops the consumer
+	 * of a deleted queue silently instead of sending basic.cancel.
+	 */
+	amqp_table_entry_t caps[1], props[2];
+	amqp_table_t client_props;
 	unsigned park_tries;
 	uint64_t park_next_ms;
 
@@ -186,6 +193,16 @@ amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int
 	a->worker_id = worker_id;
 	host = host_name();
 	snprintf(a->worker_name, sizeof(a->worker_name), "%s/%ld/worker-%d", host, (long)getpid(), worker_id);
+	a->caps[0].key = amqp_cstring_bytes("consumer_cancel_notify");
+	a->caps[0].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	a->caps[0].value.value.boolean = 1;
+	a->props[0].key = amqp_cstring_bytes("capabilities");
+	a->props[0].value.kind = AMQP_FIELD_KIND_TABLE;
+	a->props[0].value.value.table = (amqp_table_t){ .num_entries = 1, .entries = a->caps };
+	a->props[1].key = amqp_cstring_bytes("connection_name");
+	a->props[1].value.kind = AMQP_FIELD_KIND_UTF8;
+	a->props[1].value.value.bytes = amqp_cstring_bytes(a->worker_name);
+	a->client_props = (amqp_table_t){ .num_entries = 2, .entries = a->props };
 	for (size_t i = 0; i < routes->n; i++) {
 		snprintf(a->tags[i], sizeof(a->tags[i]), "event-relay-%s-%ld-w%d-%s", host, (long)getpid(),
 		    worker_id, routes->v[i].name);
@@ -467,8 +484,8 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 		    amqp_error_string2(rc));
 		goto fail;
 	}
-	r = amqp_login(a->conn, u->vhost, channel_max, frame_max, (int)heartbeat,
-	    AMQP_SASL_METHOD_PLAIN, u->user, u->password);
+	r = amqp_login_with_properties(a->conn, u->vhost, channel_max, frame_max, (int)heartbeat,
+	    &a->client_props, AMQP_SASL_METHOD_PLAIN, u->user, u->password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		code = describe_reply(r, detail, sizeof(detail));
 		login_failed(u, code, detail, err, errsz, reason, reasonsz);
