@@ -42,7 +42,7 @@ wait_metric 'event_relay_route_published_total{route="present"}' == 2000 60
 grep -q 'route absent: check queue later: channel closed: 404 NOT_FOUND.*not consuming it' \
 	"$tmp/relay.log" || h_fail "no line saying route absent is parked: $(grep -i absent "$tmp/relay.log" | head -n 3)"
 assert_metric event_relay_routes_parked 2
-status_json | grep -q 'route absent: check queue later' ||
+status_json | grep -q '"warnings":\["amqp: route absent: check queue later' ||
 	h_fail "/status does not say why route absent waits"
 h_log "route present relayed 2000 events while route absent is parked"
 
