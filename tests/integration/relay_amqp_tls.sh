@@ -12,7 +12,8 @@
 #  3. EXTERNAL login with a client certificate (CN relay-ext, a RabbitMQ
 #     user without a password; plugin rabbitmq_auth_mechanism_ssl): a
 #     reload relays the third batch, and RabbitMQ lists the connection as
-#     user relay-ext, mechanism EXTERNAL, over TLS.
+#     user relay-ext, mechanism EXTERNAL, over TLS; `event-relayctl dlq
+#     list` connects the same way.
 # Every event reaches Kafka exactly once; the PLAIN password never shows
 # in the log.
 set -euo pipefail
@@ -119,6 +120,9 @@ conns=$(rmq_ctl list_connections -q --no-table-headers user auth_mechanism ssl)
 grep -qP '^relay-ext\tEXTERNAL\ttrue$' <<<"$conns" ||
 	h_fail "no EXTERNAL TLS connection of relay-ext: $conns"
 h_log "EXTERNAL login: $(grep -P '^relay-ext' <<<"$conns" | tr '\t' ' ')"
+# event-relayctl's dead-letter commands use the same settings.
+out=$(relayctl dlq list 2>&1) || h_fail "event-relayctl dlq list over amqps:// failed: $out"
+h_log "event-relayctl dlq list over amqps:// (EXTERNAL): ${out%%$'\n'*}"
 
 wait_queue_empty events 30 || h_fail "events queue not empty: $(queue_counts events)"
 # shellcheck disable=SC2031 # start_kafka_mock set it in this shell
