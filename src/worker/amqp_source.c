@@ -273,12 +273,20 @@ login_failed(const struct amqp_url *u, int external, int code, const char *detai
 		    "the vhost exists (rabbitmqctl list_vhosts) and is the one the URL names "
 		    "(no path or \"/\" is the vhost \"/\")", who, u->vhost, detail);
 	} else if (code == 530) {
-		say(reason, reasonsz, "amqp: login %s may not use vhost \"%s\"", who, u->vhost);
+		if (external)
+			say(reason, reasonsz, "amqp: the client certificate's user may not use vhost "
+			    "\"%s\"", u->vhost);
+		else
+			say(reason, reasonsz, "amqp: user \"%s\" may not use vhost \"%s\"", u->user,
+			    u->vhost);
 		say(err, errsz, "login %s to vhost \"%s\" refused: %s; check the "
 		    "user's permissions (rabbitmqctl list_permissions -p '%s')", who, u->vhost,
 		    detail, u->vhost);
 	} else if (code == 403) {
-		say(reason, reasonsz, "amqp: login refused %s", who);
+		if (external)
+			say(reason, reasonsz, "amqp: login with the client certificate refused");
+		else
+			say(reason, reasonsz, "amqp: login refused for user \"%s\"", u->user);
 		say(err, errsz, "login %s to vhost \"%s\" refused: %s; %s", who, u->vhost, detail,
 		    external ? "the certificate's user (its CN, with the broker's default "
 		    "ssl_cert_login_from) must be a RabbitMQ user with access to the vhost" :
