@@ -499,6 +499,7 @@ open_pass(struct pass *p)
 	int rc;
 
 	amqp_client_init(&p->c, REPLY_TIMEOUT_MS);
+	p->c.tls_cfg = p->cfg;
 	if (p->cfg->amqp_connect_timeout > 0)
 		p->c.connect_timeout_ms = p->cfg->amqp_connect_timeout * 1000;
 	if (amqp_client_connect_str(&p->c, p->cfg->amqp_url) < 0) {

@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include <amqp.h>
-#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include "common/amqp_tls.h"
 #include "common/amqp_url.h"
 #include "common/backoff.h"
 #include "common/clock.h"
@@ -82,6 +82,7 @@ struct amqp_source {
 	size_t nurls, next_url;
 	struct stats_reason *reason;	/* why not connected, for /ready */
 	long heartbeat;		/* of the current connection, seconds */
+	struct amqp_tls_state tls;	/* the handshake of the connection being made */
 
 	amqp_connection_state_t conn;
 	int up;
@@ -288,32 +289,53 @@ say(char *buf, size_t sz, const char *fmt, ...)
 
 /*
  * A failed login is a configuration problem, not a transient one: say
- * what was tried and what to check. `code` is the broker's reply code.
+ * what was tried and what to check. `code` is the broker's reply code;
+ * `external`: the login was with the client certificate.
  */
 static void
-login_failed(const struct amqp_url *u, int code, const char *detail, char *err, size_t errsz,
-    char *reason, size_t reasonsz)
+login_failed(const struct amqp_url *u, int external, int code, const char *detail, char *err,
+    size_t errsz, char *reason, size_t reasonsz)
 {
+	char who[AMQP_URL_FIELD + 16];
+
+	if (external)
+		snprintf(who, sizeof(who), "with the client certificate (EXTERNAL)");
+	else
+		snprintf(who, sizeof(who), "as user \"%s\"", u->user);
 	if (code == 530 && strstr(detail, "not found") != NULL) {
 		say(reason, reasonsz, "amqp: vhost \"%s\" not found", u->vhost);
-		say(err, errsz, "login as user \"%s\" to vhost \"%s\" refused: %s; check that "
+		say(err, errsz, "login %s to vhost \"%s\" refused: %s; check that "
 		    "the vhost exists (rabbitmqctl list_vhosts) and is the one the URL names "
-		    "(no path or \"/\" is the vhost \"/\")", u->user, u->vhost, detail);
+		    "(no path or \"/\" is the vhost \"/\")", who, u->vhost, detail);
 	} else if (code == 530) {
-		say(reason, reasonsz, "amqp: user \"%s\" may not use vhost \"%s\"", u->user,
-		    u->vhost);
-		say(err, errsz, "login as user \"%s\" to vhost \"%s\" refused: %s; check the "
-		    "user's permissions (rabbitmqctl list_permissions -p '%s')", u->user, u->vhost,
+		if (external)
+			say(reason, reasonsz, "amqp: the client certificate's user may not use vhost "
+			    "\"%s\"", u->vhost);
+		else
+			say(reason, reasonsz, "amqp: user \"%s\" may not use vhost \"%s\"", u->user,
+			    u->vhost);
+		say(err, errsz, "login %s to vhost \"%s\" refused: %s; check the "
+		    "user's permissions (rabbitmqctl list_permissions -p '%s')", who, u->vhost,
 		    detail, u->vhost);
 	} else if (code == 403) {
-		say(reason, reasonsz, "amqp: login refused for user \"%s\"", u->user);
-		say(err, errsz, "login as user \"%s\" to vhost \"%s\" refused: %s; check the "
-		    "user name and password in the URL", u->user, u->vhost, detail);
+		if (external)
+			say(reason, reasonsz, "amqp: login with the client certificate refused");
+		else
+			say(reason, reasonsz, "amqp: login refused for user \"%s\"", u->user);
+		say(err, errsz, "login %s to vhost \"%s\" refused: %s; %s", who, u->vhost, detail,
+		    external ? "the certificate's user (its CN, with the broker's default "
+		    "ssl_cert_login_from) must be a RabbitMQ user with access to the vhost" :
+		    "check the user name and password in the URL");
+	} else if (external && strstr(detail, "SASL") != NULL) {
+		say(reason, reasonsz, "amqp: the broker does not offer EXTERNAL login");
+		say(err, errsz, "login %s failed: %s; the broker must offer EXTERNAL (plugin "
+		    "rabbitmq_auth_mechanism_ssl, and EXTERNAL in its auth_mechanisms)", who, detail);
 	} else {
-		say(reason, reasonsz, "amqp: login as user \"%s\" to vhost \"%s\" failed: %s",
-		    u->user, u->vhost, detail);
-		say(err, errsz, "login as user \"%s\" to vhost \"%s\" failed: %s; check the "
-		    "user name, password and vhost in the URL", u->user, u->vhost, detail);
+		say(reason, reasonsz, "amqp: login %s to vhost \"%s\" failed: %s", who, u->vhost,
+		    detail);
+		say(err, errsz, "login %s to vhost \"%s\" failed: %s; check the "
+		    "%s and vhost in the URL", who, u->vhost, detail,
+		    external ? "client certificate" : "user name, password");
 	}
 }
 
@@ -454,8 +476,8 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	amqp_rpc_reply_t r;
 	amqp_socket_t *sock;
 	const char *step, *what = NULL;
-	char detail[256];
-	int rc, code;
+	char detail[512];
+	int rc, code, external;
 
 	a->conn = amqp_new_connection();
 	if (a->conn == NULL) {
@@ -464,13 +486,13 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 		return -1;
 	}
 	if (u->tls) {
-		sock = amqp_ssl_socket_new(a->conn);
-		if (sock != NULL)
-			amqp_ssl_socket_set_cacert(sock, "/etc/ssl/certs/ca-certificates.crt");
-	} else {
-		sock = amqp_tcp_socket_new(a->conn);
-	}
-	if (sock == NULL) {
+		sock = amqp_tls_socket(a->conn, u, a->cfg, &a->tls, detail, sizeof(detail));
+		if (sock == NULL) {
+			say(err, errsz, "%s", detail);
+			say(reason, reasonsz, "amqp: %s", detail);
+			goto fail;
+		}
+	} else if ((sock = amqp_tcp_socket_new(a->conn)) == NULL) {
 		say(err, errsz, "cannot create a socket");
 		say(reason, reasonsz, "amqp: cannot create a socket");
 		goto fail;
@@ -479,16 +501,28 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	amqp_set_rpc_timeout(a->conn, &tv);
 	rc = amqp_socket_open_noblock(sock, u->host, u->port, &tv);
 	if (rc != AMQP_STATUS_OK) {
-		say(err, errsz, "connect %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
-		say(reason, reasonsz, "amqp: connect %s:%d: %s", u->host, u->port,
-		    amqp_error_string2(rc));
+		/* "TLS ...: why" or "connect HOST:PORT: why" (connect_now() adds the URL) */
+		if (u->tls && amqp_tls_explain(&a->tls, rc, detail, sizeof(detail))) {
+			say(err, errsz, "%s", detail);
+			say(reason, reasonsz, "amqp: %s:%d: %s", u->host, u->port, detail);
+		} else {
+			say(err, errsz, "connect %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
+			say(reason, reasonsz, "amqp: connect %s:%d: %s", u->host, u->port,
+			    amqp_error_string2(rc));
+		}
 		goto fail;
 	}
-	r = amqp_login_with_properties(a->conn, u->vhost, channel_max, frame_max, (int)heartbeat,
-	    &a->client_props, AMQP_SASL_METHOD_PLAIN, u->user, u->password);
+	external = amqp_tls_external(u, a->cfg);
+	if (external)
+		r = amqp_login_with_properties(a->conn, u->vhost, channel_max, frame_max,
+		    (int)heartbeat, &a->client_props, AMQP_SASL_METHOD_EXTERNAL,
+		    AMQP_TLS_EXTERNAL_IDENTITY);
+	else
+		r = amqp_login_with_properties(a->conn, u->vhost, channel_max, frame_max,
+		    (int)heartbeat, &a->client_props, AMQP_SASL_METHOD_PLAIN, u->user, u->password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		code = describe_reply(r, detail, sizeof(detail));
-		login_failed(u, code, detail, err, errsz, reason, reasonsz);
+		login_failed(u, external, code, detail, err, errsz, reason, reasonsz);
 		goto fail;
 	}
 	step = "channel.open";
