@@ -2,7 +2,8 @@
 # Installs everything needed to build event-relay, run its test suite and
 # its local demo on Debian 12: compilers and autotools, the libraries,
 # RabbitMQ and Redis servers (started privately by the tests, never as
-# system services), kcat, promtool (package prometheus), curl, mandoc,
+# system services), openssl (the TLS tests make their certificates),
+# kcat, promtool (package prometheus), curl, mandoc,
 # jq (ops_log_reopen checks the JSON log with it), and for the packaging
 # tests (tests/packaging): debhelper, lintian, systemd (systemd-analyze),
 # systemd-container (systemd-nspawn runs the unit under systemd),
@@ -12,9 +13,9 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
-  librabbitmq-dev librdkafka-dev libhiredis-dev libconfig-dev libyaml-dev
+  librabbitmq-dev libssl-dev librdkafka-dev libhiredis-dev libconfig-dev libyaml-dev
   libmicrohttpd-dev libcriterion-dev
-  rabbitmq-server redis-server kcat prometheus curl mandoc jq
+  rabbitmq-server redis-server openssl kcat prometheus curl mandoc jq
   debhelper lintian systemd systemd-container logrotate
   rpm cpio podman runc mmdebstrap yamllint unzip"
 

@@ -1,6 +1,6 @@
 /*
  * amqp_url: parses rabbitmq.url elements as the Go AMQP clients do (see
- * amqp_url.h for the vhost rule) and masks their passwords for output.
+ * amqp_url.h for the vhost rule); redact.h masks their passwords for output.
  *
  * Owns nothing: every result is written into the caller's struct. The
  * one thing to know before changing it: no message may quote the user
@@ -16,8 +16,7 @@
 
 #include "common/amqp_url.h"
 #include "common/config_value.h"
-
-#define MASK "********"
+#include "common/redact.h"
 
 static int
 hexval(int c)
@@ -68,39 +67,6 @@ decode(const char *s, size_t len, int plus_space, char *out, size_t outsz)
 	return 0;
 }
 
-void
-amqp_url_mask(const char *s, size_t len, char *out, size_t outsz)
-{
-	const char *auth = NULL, *end, *at = NULL, *colon = NULL;
-
-	if (outsz == 0)
-		return;
-	for (size_t i = 0; i + 3 <= len; i++) {
-		if (memcmp(s + i, "://", 3) == 0) {
-			auth = s + i + 3;
-			break;
-		}
-	}
-	if (auth == NULL)
-		auth = s;
-	/*
-	 * The last '@' anywhere, not only in the authority: a password
-	 * holding an unencoded '/', '?' or '#' ends the authority early, and
-	 * masking too much is the safe mistake.
-	 */
-	end = s + len;
-	for (const char *p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (at != NULL)
-		colon = memchr(auth, ':', (size_t)(at - auth));
-	if (colon == NULL)
-		snprintf(out, outsz, "%.*s", (int)len, s);
-	else
-		snprintf(out, outsz, "%.*s%s%.*s", (int)(colon + 1 - s), s, MASK,
-		    (int)(s + len - at), at);
-}
-
 /* A query parameter's value as a number in [min, max]; 0 or -1. */
 static int
 query_number(const char *v, long min, long max, long *out)
@@ -113,13 +79,31 @@ query_number(const char *v, long min, long max, long *out)
 	return 0;
 }
 
+/* A TLS parameter: an absolute path, or any name for server_name_indication. */
+static int
+query_text(const char *name, const char *value, int path, char *slot, size_t slotsz, char *msg,
+    size_t msgsz)
+{
+	if (*slot != '\0') {
+		snprintf(msg, msgsz, "query parameter \"%s\" given twice", name);
+		return -1;
+	}
+	if (*value == '\0') {
+		snprintf(msg, msgsz, "query parameter \"%s\" must not be empty", name);
+		return -1;
+	}
+	if (path && *value != '/') {
+		snprintf(msg, msgsz, "query parameter \"%s\" must be an absolute path", name);
+		return -1;
+	}
+	snprintf(slot, slotsz, "%s", value);
+	return 0;
+}
+
 /* The query string q[0..len) ("a=1&b=2", without the '?'). */
 static int
 parse_query(const char *q, size_t len, struct amqp_url *u, char *msg, size_t msgsz)
 {
-	static const char *const tls_params[] = {
-		"cacertfile", "certfile", "keyfile", "server_name_indication",
-	};
 	const char *end = q + len;
 
 	while (q < end) {
@@ -128,6 +112,8 @@ parse_query(const char *q, size_t len, struct amqp_url *u, char *msg, size_t msg
 		const char *eq = memchr(q, '=', (size_t)(pe - q));
 		char name[64], value[AMQP_URL_FIELD];
 		long *slot = NULL, min = 0, max = 0;
+		char *text = NULL;
+		int path = 1;
 
 		if (pe == q) {
 			q = pe + 1;
@@ -139,7 +125,8 @@ parse_query(const char *q, size_t len, struct amqp_url *u, char *msg, size_t msg
 		}
 		if (decode(eq != NULL ? eq + 1 : pe, eq != NULL ? (size_t)(pe - eq - 1) : 0, 1,
 		    value, sizeof(value)) != 0) {
-			snprintf(msg, msgsz, "query parameter \"%s\": bad percent-encoding", name);
+			snprintf(msg, msgsz, "query parameter \"%s\": bad percent-encoding or too long",
+			    name);
 			return -1;
 		}
 		if (strcmp(name, "heartbeat") == 0) {
@@ -150,23 +137,43 @@ parse_query(const char *q, size_t len, struct amqp_url *u, char *msg, size_t msg
 			slot = &u->channel_max, min = 0, max = 65535;
 		} else if (strcmp(name, "frame_max") == 0) {
 			slot = &u->frame_max, min = 4096, max = 2147483647;
+		} else if (strcmp(name, "cacertfile") == 0) {
+			text = u->cacertfile;
+		} else if (strcmp(name, "certfile") == 0) {
+			text = u->certfile;
+		} else if (strcmp(name, "keyfile") == 0) {
+			text = u->keyfile;
+		} else if (strcmp(name, "server_name_indication") == 0) {
+			text = u->server_name;
+			path = 0;
 		} else if (strcmp(name, "auth_mechanism") == 0) {
-			if (strcasecmp(value, "plain") != 0) {
-				snprintf(msg, msgsz, "query parameter \"auth_mechanism\": only plain is "
-				    "supported");
+			if (u->auth != AMQP_AUTH_UNSET) {
+				snprintf(msg, msgsz, "query parameter \"auth_mechanism\" given twice");
+				return -1;
+			}
+			if (strcasecmp(value, "plain") == 0) {
+				u->auth = AMQP_AUTH_PLAIN;
+			} else if (strcasecmp(value, "external") == 0) {
+				u->auth = AMQP_AUTH_EXTERNAL;
+			} else {
+				snprintf(msg, msgsz, "query parameter \"auth_mechanism\" must be plain or "
+				    "external");
 				return -1;
 			}
 		} else {
-			for (size_t i = 0; i < sizeof(tls_params) / sizeof(tls_params[0]); i++) {
-				if (strcmp(name, tls_params[i]) == 0) {
-					snprintf(msg, msgsz, "query parameter \"%s\": TLS options in "
-					    "the URL are not supported", name);
-					return -1;
-				}
-			}
 			snprintf(msg, msgsz, "unknown query parameter \"%s\" (known: heartbeat, "
-			    "connection_timeout, channel_max, frame_max, auth_mechanism)", name);
+			    "connection_timeout, channel_max, frame_max, auth_mechanism, cacertfile, "
+			    "certfile, keyfile, server_name_indication)", name);
 			return -1;
+		}
+		if (text != NULL) {
+			if (!u->tls) {
+				snprintf(msg, msgsz, "query parameter \"%s\": only for amqps:// URLs",
+				    name);
+				return -1;
+			}
+			if (query_text(name, value, path, text, AMQP_URL_FIELD, msg, msgsz) != 0)
+				return -1;
 		}
 		if (slot != NULL) {
 			if (*slot != -1) {
@@ -180,6 +187,11 @@ parse_query(const char *q, size_t len, struct amqp_url *u, char *msg, size_t msg
 			}
 		}
 		q = pe + (pe < end);
+	}
+	if (u->auth == AMQP_AUTH_EXTERNAL && !u->tls) {
+		snprintf(msg, msgsz, "auth_mechanism=external logs in with a TLS client "
+		    "certificate: it needs an amqps:// URL");
+		return -1;
 	}
 	return 0;
 }
@@ -247,7 +259,8 @@ amqp_url_parse(const char *s, size_t len, struct amqp_url *u, char *msg, size_t 
 
 	memset(u, 0, sizeof(*u));
 	u->heartbeat = u->connect_timeout_ms = u->channel_max = u->frame_max = -1;
-	amqp_url_mask(s, len, u->shown, sizeof(u->shown));
+	u->auth = AMQP_AUTH_UNSET;
+	redact_url(s, len, u->shown, sizeof(u->shown));
 	if (len >= 7 && strncasecmp(s, "amqp://", 7) == 0) {
 		rest = s + 7;
 		u->port = 5672;

@@ -14,7 +14,14 @@
 #include <stddef.h>
 
 #define AMQP_URL_MAX 16		/* elements of one rabbitmq.url list */
-#define AMQP_URL_FIELD 256	/* host, user, password, vhost: decoded bytes + NUL */
+#define AMQP_URL_FIELD 256	/* host, user, password, vhost, paths: decoded bytes + NUL */
+
+/* The SASL mechanism of the login. */
+enum amqp_url_auth {
+	AMQP_AUTH_UNSET = -1,	/* the URL does not say: rabbitmq.auth_mechanism */
+	AMQP_AUTH_PLAIN = 0,	/* user and password */
+	AMQP_AUTH_EXTERNAL,	/* the TLS client certificate */
+};
 
 struct amqp_url {
 	int tls;		/* amqps:// */
@@ -28,6 +35,17 @@ struct amqp_url {
 	long connect_timeout_ms;	/* connection_timeout, milliseconds */
 	long channel_max;
 	long frame_max;
+	/*
+	 * TLS parameters of an amqps:// URL, as the Go clients name them
+	 * (cacertfile, certfile, keyfile: absolute paths;
+	 * server_name_indication); "" where the URL does not say. They
+	 * override the rabbitmq.tls_* settings for this URL.
+	 */
+	char cacertfile[AMQP_URL_FIELD];
+	char certfile[AMQP_URL_FIELD];
+	char keyfile[AMQP_URL_FIELD];
+	char server_name[AMQP_URL_FIELD];
+	enum amqp_url_auth auth;	/* auth_mechanism */
 	/* The URL as written with its password masked: safe to log. */
 	char shown[512];
 };
@@ -45,12 +63,5 @@ int amqp_url_parse(const char *s, size_t len, struct amqp_url *u, char *msg, siz
  */
 int amqp_url_parse_list(const char *list, struct amqp_url *v, size_t max, char *msg,
     size_t msgsz);
-
-/*
- * Writes s[0..len) to `out` with the password of the URL replaced by
- * "********" (also for text that is not a valid URL). Always
- * NUL-terminates; truncates to outsz.
- */
-void amqp_url_mask(const char *s, size_t len, char *out, size_t outsz);
 
 #endif

@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/config_secret.h"
 #include "common/config_source.h"
 #include "common/config_value.h"
 
-#define PASSWORD_MAX 4096		/* bytes of a password_file line */
 #define PATH_MAX_LEN 512		/* bytes of a dotted setting path */
 
 enum setting_type {
@@ -220,6 +220,8 @@ parse_string(const struct setting *st, const char *s, union value *out, char *ms
 		}
 		break;
 	case ST_ADDR:
+		if (config_check_scheme(s, msg, msgsz) != 0)
+			return -1;
 		if (config_split_addr(s, NULL, 0, NULL) != 0) {
 			snprintf(msg, msgsz, "must be host:port with a port between 1 and 65535");
 			return -1;
@@ -535,63 +537,25 @@ load_env(struct loader *ld, config_getenv_fn env)
 	}
 }
 
-/* redis.password_file: its first line becomes redis.password. */
-static void
-load_password_file(struct loader *ld)
+/* config_secret.c's errors, at the origin of the setting they name. */
+static void __attribute__((format(printf, 3, 4)))
+secret_error(void *arg, const char *path, const char *fmt, ...)
 {
-	struct er_config *cfg = ld->cfg;
-	int idx = find_setting("redis.password_file");
-	const struct origin *o;
-	char buf[PASSWORD_MAX + 1];
-	size_t len;
-	FILE *f;
+	struct loader *ld = arg;
+	static const struct origin none = { NULL, 0, NULL };
+	int idx = find_setting(path);
+	char msg[512];
+	va_list ap;
 
-	if (idx < 0 || cfg->redis_password_file == NULL || *cfg->redis_password_file == '\0')
-		return;
-	o = &ld->origin[idx];
-	if (cfg->redis_password != NULL && *cfg->redis_password != '\0') {
-		setting_error(ld, o, settings[idx].path, "cannot be combined with redis.password");
-		return;
-	}
-	f = fopen(cfg->redis_password_file, "r");
-	if (f == NULL) {
-		setting_error(ld, o, settings[idx].path, "cannot read %s: %s",
-		    cfg->redis_password_file, strerror(errno));
-		return;
-	}
-	if (fgets(buf, sizeof(buf), f) == NULL) {
-		if (ferror(f))
-			setting_error(ld, o, settings[idx].path, "cannot read %s: %s",
-			    cfg->redis_password_file, strerror(errno));
-		else
-			setting_error(ld, o, settings[idx].path, "%s is empty",
-			    cfg->redis_password_file);
-		fclose(f);
-		return;
-	}
-	fclose(f);
-	len = strlen(buf);
-	if (len == PASSWORD_MAX && buf[len - 1] != '\n') {
-		setting_error(ld, o, settings[idx].path, "first line of %s is longer than %d bytes",
-		    cfg->redis_password_file, PASSWORD_MAX - 1);
-		return;
-	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	if (len == 0) {
-		setting_error(ld, o, settings[idx].path, "first line of %s is empty",
-		    cfg->redis_password_file);
-		return;
-	}
-	free(cfg->redis_password);
-	cfg->redis_password = strdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	if (cfg->redis_password == NULL)
-		setting_error(ld, o, settings[idx].path, "out of memory");
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	setting_error(ld, idx >= 0 ? &ld->origin[idx] : &none, path, "%s", msg);
 }
 
-int
-config_load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs)
+static int
+load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs,
+    const struct er_config *prev)
 {
 	struct loader ld = { .cfg = cfg, .errs = errs, .path = path };
 	config_t lc;
@@ -607,9 +571,22 @@ config_load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE 
 		load_file(&ld, &lc);
 	}
 	load_env(&ld, env != NULL ? env : system_getenv);
-	load_password_file(&ld);
+	config_read_secrets(cfg, prev, secret_error, &ld);
 	config_destroy(&lc);
 	return ld.nerr;
+}
+
+int
+config_load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs)
+{
+	return load(cfg, path, env, errs, NULL);
+}
+
+int
+config_reload(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs,
+    const struct er_config *prev)
+{
+	return load(cfg, path, env, errs, prev);
 }
 
 void
@@ -619,6 +596,9 @@ config_free(struct er_config *cfg)
 		return;
 	if (cfg->redis_password != NULL)
 		explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));
+	if (cfg->amqp_url != NULL)	/* its passwords */
+		explicit_bzero(cfg->amqp_url, strlen(cfg->amqp_url));
+	config_free_secrets(cfg);
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		void *p = (char *)cfg + settings[i].off;
 

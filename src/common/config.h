@@ -17,6 +17,13 @@ struct er_strlist {
 	size_t n;
 };
 
+/* The content of a file that holds a secret, read by config_load(). */
+struct er_secret {
+	char *path;
+	char *value;		/* NUL-terminated; len bytes */
+	size_t len;
+};
+
 struct er_config {
 #define SETTING_FIELD_INT(f)   long f;
 #define SETTING_FIELD_BOOL(f)  int f;
@@ -31,6 +38,15 @@ struct er_config {
 #include "common/settings.def"
 #undef SETTING
 	char *config_file;	/* as given with -c */
+	/*
+	 * Every secret file but redis.password_file (whose first line becomes
+	 * redis.password): the private keys of rabbitmq.tls_key_file and of
+	 * the URLs' keyfile, and the kafka.properties NAME_file files. The
+	 * master reads them while it may still be root; the processes it
+	 * forks look them up with config_secret() and never open them.
+	 */
+	struct er_secret *secrets;
+	size_t nsecrets;
 };
 
 #ifndef SYSCONFDIR
@@ -55,7 +71,25 @@ typedef const char *(*config_getenv_fn)(const char *name);
  * success). On failure the config is still safe to free.
  */
 int config_load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs);
+/*
+ * config_load() for a reload by a master that may have given up root: a
+ * secret file it may not read any more (EACCES, EPERM) keeps the content
+ * `prev` read from the same path, and the log says so once.
+ */
+int config_reload(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs,
+    const struct er_config *prev);
 void config_free(struct er_config *cfg);
+
+/* The content of the secret file `path` as read at load, or NULL; *len its size. */
+const char *config_secret(const struct er_config *cfg, const char *path, size_t *len);
+
+/*
+ * Logs a warning for each insecure choice: TLS verification turned off
+ * (rabbitmq.tls_verify_*, librdkafka's enable.ssl.certificate.verification
+ * and ssl.endpoint.identification.algorithm), a secret file that every
+ * user may read. At start and after a reload.
+ */
+void config_warn_insecure(const struct er_config *cfg);
 
 /* Splits "host:port" ("[v6]:port" too); 0 or -1. `host` gets a copy. */
 int config_split_addr(const char *addr, char *host, size_t hostsz, int *port);

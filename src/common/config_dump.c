@@ -3,13 +3,13 @@
  * one "path = value;" line per row of settings.def in table order, for
  * `event-relayd -t` and the tests' golden dumps.
  *
- * Owns no state. Passwords are masked: a setting named "password", the
- * password of each URL and every kafka.properties value whose name
- * contains "password" or "secret" print as ********.
+ * Owns no state. Secrets are shown by the one rule of redact.h: a
+ * setting named "password", the password of each URL and every
+ * kafka.properties value that holds a secret print as ********.
  *
  * The one thing to know: a new setting type needs a dump_<TYPE>()
- * here, and a new kind of secret needs masking here before it can
- * leak into a log or a bug report.
+ * here, and a new kind of secret needs a rule in redact.c before it
+ * can leak into a log or a bug report.
  */
 #include "autoconf.h"
 
@@ -18,11 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/amqp_url.h"
 #include "common/config.h"
-
-#define MASK "********"
-
+#include "common/redact.h"
 
 /* Writes `s[0..len)` as a libconfig string body (no quotes). */
 static void
@@ -60,40 +57,13 @@ put_masked_urls(FILE *out, const char *s)
 		size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
 		char shown[1024];
 
-		amqp_url_mask(e, len, shown, sizeof(shown));
+		redact_url(e, len, shown, sizeof(shown));
 		put_escaped(out, shown, strlen(shown));
 		if (end == NULL)
 			return;
 		fputc(',', out);
 		e = end + 1;
 	}
-}
-
-/* Whether s[0..len) contains `word`, ignoring case. */
-static int
-contains_word(const char *s, size_t len, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (size_t i = 0; i + n <= len; i++)
-		if (strncasecmp(s + i, word, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* Secret: a setting named "password", or a property naming one. */
-static int
-is_secret_setting(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-
-	return strcmp(dot != NULL ? dot + 1 : path, "password") == 0;
-}
-
-static int
-is_secret_property(const char *name, size_t len)
-{
-	return contains_word(name, len, "password") || contains_word(name, len, "secret");
 }
 
 /* One dump_<TYPE>() per type of settings.def writes the value of `path`. */
@@ -121,8 +91,8 @@ dump_STR(FILE *out, const char *path, char *const *v)
 	const char *s = *v != NULL ? *v : "";
 
 	fputc('"', out);
-	if (*s != '\0' && is_secret_setting(path))
-		fputs(MASK, out);
+	if (*s != '\0' && redact_setting(path))
+		fputs(REDACTED, out);
 	else
 		put_escaped(out, s, strlen(s));
 	fputc('"', out);
@@ -162,9 +132,9 @@ dump_LIST(FILE *out, const char *path, const struct er_strlist *l)
 		const char *eq = strchr(l->v[k], '=');
 
 		fputs(k > 0 ? ", \"" : " \"", out);
-		if (eq != NULL && is_secret_property(l->v[k], (size_t)(eq - l->v[k]))) {
+		if (eq != NULL && redact_property(l->v[k], (size_t)(eq - l->v[k]))) {
 			put_escaped(out, l->v[k], (size_t)(eq + 1 - l->v[k]));
-			fputs(MASK, out);
+			fputs(REDACTED, out);
 		} else {
 			put_escaped(out, l->v[k], strlen(l->v[k]));
 		}

@@ -126,6 +126,23 @@ config_check_urls(const char *s, char *msg, size_t msgsz)
 
 /* A kafka.properties element: "name=value" with a non-empty name. */
 int
+config_check_scheme(const char *s, char *msg, size_t msgsz)
+{
+	const char *sep = strstr(s, "://");
+
+	if (sep == NULL)
+		return 0;
+	if (strncasecmp(s, "rediss://", 9) == 0)
+		snprintf(msg, msgsz, "rediss:// (Redis over TLS) is not supported: hiredis 0.14 has "
+		    "no TLS; run a local TLS tunnel (such as stunnel) to the server and give the "
+		    "tunnel's host:port here (see TLS in event-relay.conf(5))");
+	else
+		snprintf(msg, msgsz, "must be host:port, without a scheme (\"%.*s://\")",
+		    (int)(sep - s > 16 ? 16 : sep - s), s);
+	return -1;
+}
+
+int
 config_check_pair(const char *s, size_t len)
 {
 	const char *eq = memchr(s, '=', len);

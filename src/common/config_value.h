@@ -14,6 +14,12 @@ int config_parse_decimal(const char *s, long *out);
 int config_parse_bool(const char *s, int *out);
 /* A comma-separated list of amqp:// or amqps:// URLs (amqp_url.h); 0, or -1 with msg. */
 int config_check_urls(const char *s, char *msg, size_t msgsz);
+/*
+ * An address written with a scheme ("redis://", "rediss://", "http://"):
+ * -1 with a message that names the scheme, never the rest (which may hold
+ * a password). 0 for anything else.
+ */
+int config_check_scheme(const char *s, char *msg, size_t msgsz);
 /* "name=value" with a non-empty name; 0 or -1. */
 int config_check_pair(const char *s, size_t len);
 

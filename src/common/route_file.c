@@ -211,18 +211,42 @@ path_is(const struct route_path *p, const char *s)
 	return p->nseg == 1 && p->text != NULL && strcmp(p->text, s) == 0;
 }
 
-/* The implicit route's mapping: the seed decoder handles it. */
+/*
+ * The implicit route exactly (its mapping, a fixed topic, the relay's
+ * time): the seed decoder handles it, by the implicit route's rules.
+ */
 static int
 is_seed_format(const struct route *r)
 {
 	const struct route_header *h = r->headers;
 
-	return r->id.kind == RSRC_JSON && path_is(&r->id.path, "event_id") &&
+	return r->tpl == NULL && r->timestamp == RTS_NOW &&
+	    r->id.kind == RSRC_JSON && path_is(&r->id.path, "event_id") &&
 	    r->key.kind == RSRC_ID &&
 	    r->value.kind == RSRC_JSON && path_is(&r->value.path, "payload") &&
 	    r->nheaders == 1 && h != NULL && !h->prefix && h->name != NULL &&
 	    strcmp(h->name, "correlation_id") == 0 &&
 	    h->src.kind == RSRC_JSON && path_is(&h->src.path, "correlation_id");
+}
+
+/*
+ * A template's {queue} is known now: a queue name Kafka would refuse in
+ * a topic would dead-letter every message, so it is an error here.
+ */
+static void
+check_queue_in_topic(struct route_ctx *c, const struct route *r, const struct ynode *m)
+{
+	for (size_t i = 0; i < r->ntpl && r->queue != NULL; i++) {
+		if (r->tpl[i].kind != RTPL_QUEUE)
+			continue;
+		for (const char *p = r->queue; *p != '\0'; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-')) {
+				route_err(c, m, "topic: {queue} would put '%c' of the queue name in the "
+				    "topic; Kafka topic names are [A-Za-z0-9._-]", *p);
+				return;
+			}
+	}
 }
 
 static int
@@ -298,6 +322,7 @@ read_route(struct route_ctx *c, const struct ynode *m)
 		route_err(c, NULL, "%zu json: sources (at most %d in one route)", c->njson,
 		    ROUTE_MAX_JSON_PATHS);
 	check_across(c, &r);
+	check_queue_in_topic(c, &r, m);
 	if (r.name != NULL) {
 		r.format = is_seed_format(&r) ? ROUTE_FMT_SEED_JSON : ROUTE_FMT_MAPPED;
 		r.line = (int)m->line;

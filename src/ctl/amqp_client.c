@@ -23,14 +23,13 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
-#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include "common/amqp_tls.h"
 #include "common/amqp_url.h"
 #include "ctl/amqp_client.h"
 
 #define CONNECT_TIMEOUT_MS 10000
-#define CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 static void __attribute__((format(printf, 2, 3)))
 set_err(struct amqp_client *c, const char *fmt, ...)
@@ -123,10 +122,11 @@ amqp_client_connect(struct amqp_client *c, const struct amqp_url *u)
 	int frame_max = u->frame_max > 0 ? (int)u->frame_max : AMQP_DEFAULT_FRAME_SIZE;
 	int channel_max = u->channel_max >= 0 ? (int)u->channel_max : 0;
 	struct timeval tv, rpc;
+	struct amqp_tls_state tls;
 	amqp_socket_t *sock;
 	amqp_rpc_reply_t r;
 	char why[512];
-	int rc;
+	int rc, external;
 
 	c->unreachable = 1;
 	ms_to_tv(ms, &tv);
@@ -136,15 +136,12 @@ amqp_client_connect(struct amqp_client *c, const struct amqp_url *u)
 		return -1;
 	}
 	if (u->tls) {
-		sock = amqp_ssl_socket_new(c->conn);
-		if (sock != NULL && amqp_ssl_socket_set_cacert(sock, CA_BUNDLE) != AMQP_STATUS_OK) {
-			set_err(c, "%s: cannot read the CA bundle %s", u->shown, CA_BUNDLE);
+		sock = amqp_tls_socket(c->conn, u, c->tls_cfg, &tls, why, sizeof(why));
+		if (sock == NULL) {
+			set_err(c, "%s: %s", u->shown, why);
 			goto fail;
 		}
-	} else {
-		sock = amqp_tcp_socket_new(c->conn);
-	}
-	if (sock == NULL) {
+	} else if ((sock = amqp_tcp_socket_new(c->conn)) == NULL) {
 		set_err(c, "%s: cannot create a socket", u->shown);
 		goto fail;
 	}
@@ -155,20 +152,32 @@ amqp_client_connect(struct amqp_client *c, const struct amqp_url *u)
 	}
 	rc = amqp_socket_open_noblock(sock, u->host, u->port, &tv);
 	if (rc != AMQP_STATUS_OK) {
-		set_err(c, "connect %s:%d (%s): %s", u->host, u->port, u->shown,
-		    amqp_error_string2(rc));
+		if (u->tls && amqp_tls_explain(&tls, rc, why, sizeof(why)))
+			set_err(c, "%s: %s", u->shown, why);
+		else
+			set_err(c, "connect %s:%d (%s): %s", u->host, u->port, u->shown,
+			    amqp_error_string2(rc));
 		goto fail;
 	}
 	/* No heartbeats: these programs do nothing but talk to the broker. */
-	r = amqp_login(c->conn, u->vhost, channel_max, frame_max, 0, AMQP_SASL_METHOD_PLAIN,
-	    u->user, u->password);
+	external = amqp_tls_external(u, c->tls_cfg);
+	if (external)
+		r = amqp_login(c->conn, u->vhost, channel_max, frame_max, 0,
+		    AMQP_SASL_METHOD_EXTERNAL, AMQP_TLS_EXTERNAL_IDENTITY);
+	else
+		r = amqp_login(c->conn, u->vhost, channel_max, frame_max, 0, AMQP_SASL_METHOD_PLAIN,
+		    u->user, u->password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		/* A refusal is an answer: only a failed handshake is "unreachable". */
 		c->unreachable = r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION;
 		amqp_client_reply(c, r, "login");
 		snprintf(why, sizeof(why), "%s", c->err + strlen("login: "));
-		set_err(c, "%s: login as user \"%s\" to vhost \"%s\" failed: %s", u->shown, u->user,
-		    u->vhost, why);
+		if (external)
+			set_err(c, "%s: login with the client certificate (EXTERNAL) to vhost \"%s\" "
+			    "failed: %s", u->shown, u->vhost, why);
+		else
+			set_err(c, "%s: login as user \"%s\" to vhost \"%s\" failed: %s", u->shown,
+			    u->user, u->vhost, why);
 		goto fail;
 	}
 	c->unreachable = 0;

@@ -19,6 +19,7 @@
 #include <amqp.h>
 
 struct amqp_url;
+struct er_config;
 
 /*
  * Called once per publish the broker confirmed: seq is the publish's
@@ -33,6 +34,12 @@ struct amqp_client {
 	int unreachable;	/* the last connect failed before the login */
 	long timeout_ms;	/* replies and confirms; 0: wait for ever */
 	long connect_timeout_ms;	/* unless the URL says: 10 s after init */
+	/*
+	 * rabbitmq.tls_* and rabbitmq.auth_mechanism for amqps:// URLs (a
+	 * URL's own parameters override them); NULL after init: the URL's
+	 * parameters alone, verification on, the system's trust store.
+	 */
+	const struct er_config *tls_cfg;
 
 	/* publisher confirms, on one channel */
 	amqp_channel_t confirm_ch;	/* 0: not in confirm mode */
@@ -58,9 +65,9 @@ void amqp_client_init(struct amqp_client *c, long timeout_ms);
 /*
  * Connects and logs in (no heartbeats), with the URL's
  * connection_timeout (else c->connect_timeout_ms), frame_max and
- * channel_max.
- * amqps:// uses the system CA bundle. 0, or -1 (c->unreachable set when
- * no connection to the broker was made at all).
+ * channel_max; amqps:// as c->tls_cfg and the URL say (see
+ * src/common/amqp_tls.h). 0, or -1 (c->unreachable set when no
+ * connection to the broker was made at all).
  */
 int amqp_client_connect(struct amqp_client *c, const struct amqp_url *u);
 

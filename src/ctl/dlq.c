@@ -53,6 +53,9 @@
 #define REPLY_TIMEOUT_MS 30000
 #define HDR_PREFIX "x-event-relay-"
 #define HDR_REPLAYS "x-event-relay-replays"
+/* Kept on a replayed copy: the route reads them instead of the default exchange's. */
+#define HDR_EXCHANGE "x-event-relay-exchange"
+#define HDR_ROUTING_KEY "x-event-relay-routing-key"
 
 /* The reasons the relay writes into x-event-relay-reason. */
 static const char *const reasons[] = {
@@ -425,7 +428,9 @@ on_confirm(void *arg, uint64_t seq, int ok)
 
 /*
  * Publishes the dead letter back to the source queue: original body and
- * properties, without the x-event-relay-* headers, with
+ * properties, without the x-event-relay-* headers but the original
+ * exchange and routing key (its route may build the topic or key from
+ * them), with
  * x-event-relay-replays one more than before. Its dead letter is acked
  * by on_confirm.
  */
@@ -448,7 +453,9 @@ publish_copy(struct pass *p, const struct amqp_client_msg *m, const struct lette
 	for (int i = 0; i < nold; i++) {
 		const amqp_bytes_t *k = &old->entries[i].key;
 
-		if (k->len >= plen && memcmp(k->bytes, HDR_PREFIX, plen) == 0)
+		if (k->len >= plen && memcmp(k->bytes, HDR_PREFIX, plen) == 0 &&
+		    !(k->len == strlen(HDR_EXCHANGE) && memcmp(k->bytes, HDR_EXCHANGE, k->len) == 0) &&
+		    !(k->len == strlen(HDR_ROUTING_KEY) && memcmp(k->bytes, HDR_ROUTING_KEY, k->len) == 0))
 			continue;
 		e[n++] = old->entries[i];
 	}
@@ -492,6 +499,7 @@ open_pass(struct pass *p)
 	int rc;
 
 	amqp_client_init(&p->c, REPLY_TIMEOUT_MS);
+	p->c.tls_cfg = p->cfg;
 	if (p->cfg->amqp_connect_timeout > 0)
 		p->c.connect_timeout_ms = p->cfg->amqp_connect_timeout * 1000;
 	if (amqp_client_connect_str(&p->c, p->cfg->amqp_url) < 0) {

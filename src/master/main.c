@@ -238,6 +238,7 @@ main(int argc, char **argv)
 	if (no_file)
 		log_info("no configuration file %s: running on the built-in defaults and the "
 		    "environment", path);
+	config_warn_insecure(&cfg);
 	if (drop_privileges(&cfg) < 0)
 		return 1;
 	status = master_run(&cfg, &routes, no_file ? NULL : path);

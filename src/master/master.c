@@ -439,6 +439,18 @@ supervise(struct master *m, uint64_t now)
 int
 routes_register(struct stats_shm *shm, struct route_set *rs)
 {
+	uint32_t fresh = 0;
+
+	/* All or nothing: no row is taken for a set that does not fit. */
+	for (size_t i = 0; i < rs->n; i++) {
+		uint32_t k = 0;
+
+		while (k < shm->nroutes && strcmp(shm->route_name[k], rs->v[i].name) != 0)
+			k++;
+		fresh += k == shm->nroutes;
+	}
+	if (shm->nroutes + fresh > STATS_MAX_ROUTES)
+		return -1;
 	for (size_t i = 0; i < rs->n; i++) {
 		int idx = stats_route_register(shm, rs->v[i].name);
 

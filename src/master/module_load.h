@@ -14,8 +14,9 @@ const struct worker_module *module_load(char *err, size_t errsz);
 
 /*
  * In a short-lived child: loads worker.so and checks kafka.properties
- * with it. 0, or -1 with the reason (a bad property, a missing module)
- * in err.
+ * and the AMQP TLS files with it. 0, or -1 with the reason (a bad
+ * property, a key that does not match its certificate, a missing
+ * module) in err.
  */
 int module_check(const struct er_config *cfg, char *err, size_t errsz);
 

@@ -246,7 +246,8 @@ reload_start(struct master *m)
 		log_error("reload: out of memory");
 		return -1;
 	}
-	nerr = config_load(ncfg, m->path, NULL, ef);
+	/* A secret file the master may no longer read keeps what it read at start. */
+	nerr = config_reload(ncfg, m->path, NULL, ef, m->cfg);
 	if (nerr == 0 && module_check(ncfg, err, sizeof(err)) < 0) {
 		fprintf(ef, "%s: %s\n", m->path != NULL ? m->path : "environment", err);
 		nerr++;
@@ -283,6 +284,7 @@ reload_start(struct master *m)
 		free(ncfg);
 		return -1;
 	}
+	config_warn_insecure(ncfg);
 	diff_settings(m->cfg, ncfg, &changed, &restart);
 	diff_routes(&m->routes, &nroutes, &changed);
 	for (char *p = restart; p != NULL && *p != '\0';) {

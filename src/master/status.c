@@ -86,14 +86,18 @@ put_worker(FILE *out, const struct stats_shm *shm, uint32_t w, const struct stat
 	    gauge(s, offsetof(struct stats_gauges, paused)) ? "true" : "false");
 	fprintf(out, ",\"latency_p99_ms\":%g", p99_ms(shm, w));
 	fprintf(out, ",\"msgs_per_s\":%.1f", si->msgs_per_s != NULL ? si->msgs_per_s[w] : 0.0);
-	fputs(",\"not_ready_because\":[", out);
-	for (int k = 0; k < REASON_COUNT; k++) {
-		char why[sizeof(s->reason[k].text)];
+	/* A ready worker's reasons are warnings (a parked route), not why it is not ready. */
+	for (int ready = 0; ready < 2; ready++) {
+		fputs(ready ? "],\"warnings\":[" : ",\"not_ready_because\":[", out);
+		sep = "";
+		for (int k = 0; k < REASON_COUNT && stats_slot_ready(s, NULL) == ready; k++) {
+			char why[sizeof(s->reason[k].text)];
 
-		if (stats_reason_get(&s->reason[k], why, sizeof(why)) > 0) {
-			fputs(sep, out);
-			json_str(out, why);
-			sep = ",";
+			if (stats_reason_get(&s->reason[k], why, sizeof(why)) > 0) {
+				fputs(sep, out);
+				json_str(out, why);
+				sep = ",";
+			}
 		}
 	}
 	fputs("],\"gauges\":{", out);
@@ -300,7 +304,8 @@ status_render_text(FILE *out, const struct stats_shm *shm, const struct status_i
 			char why[sizeof(s->reason[k].text)];
 
 			if (stats_reason_get(&s->reason[k], why, sizeof(why)) > 0)
-				fprintf(out, "       not ready: %s\n", why);
+				fprintf(out, "       %s: %s\n", stats_slot_ready(s, NULL) ? "warning" :
+				    "not ready", why);
 		}
 	}
 }

@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include <amqp.h>
-#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include "common/amqp_tls.h"
 #include "common/amqp_url.h"
 #include "common/backoff.h"
 #include "common/clock.h"
@@ -37,8 +37,13 @@
 
 #define CH_CONSUME 1
 #define CH_PUBLISH 2
+#define CH_DECLARE 3	/* queue.declare and queue.bind: a refusal closes only this one */
+#define PARK_RETRY_MIN_MS 5000
+#define PARK_RETRY_MAX_MS 60000
 #define MAX_RETURNED 64
 #define HDR_SEQ "x-event-relay-seq"
+#define HDR_OWN "x-event-relay-"
+#define HDR_REPLAYS "x-event-relay-replays"
 
 enum rx_state { RX_METHOD, RX_HEADER, RX_BODY };
 
@@ -55,12 +60,29 @@ struct amqp_source {
 	char worker_name[96];
 	char (*tags)[TAG_MAX];	/* consumer tag of each route's consumer */
 	size_t *tag_len;
+	/*
+	 * A route whose queue cannot be consumed (missing, declared with
+	 * other arguments, deleted while consumed) is parked: the others
+	 * relay, and it is tried again on CH_DECLARE now and then.
+	 */
+	uint8_t *parked;
+	size_t nparked;
+	/*
+	 * Sent at login: the worker's name (the broker shows it), and
+	 * consumer_cancel_notify, without which RabbitMQ drops the consumer
+	 * of a deleted queue silently instead of sending basic.cancel.
+	 */
+	amqp_table_entry_t caps[1], props[2];
+	amqp_table_t client_props;
+	unsigned park_tries;
+	uint64_t park_next_ms;
 
 	struct amqp_url urls[AMQP_URL_MAX];
 	struct log_repeat url_log[AMQP_URL_MAX];	/* connect failures, per URL */
 	size_t nurls, next_url;
 	struct stats_reason *reason;	/* why not connected, for /ready */
 	long heartbeat;		/* of the current connection, seconds */
+	struct amqp_tls_state tls;	/* the handshake of the connection being made */
 
 	amqp_connection_state_t conn;
 	int up;
@@ -156,9 +178,11 @@ amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int
 	a->routes = routes;
 	a->tags = calloc(routes->n, sizeof(*a->tags));
 	a->tag_len = calloc(routes->n, sizeof(*a->tag_len));
-	if (a->tags == NULL || a->tag_len == NULL) {
+	a->parked = calloc(routes->n, sizeof(*a->parked));
+	if (a->tags == NULL || a->tag_len == NULL || a->parked == NULL) {
 		free(a->tags);
 		free(a->tag_len);
+		free(a->parked);
 		free(a);
 		return NULL;
 	}
@@ -170,6 +194,16 @@ amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int
 	a->worker_id = worker_id;
 	host = host_name();
 	snprintf(a->worker_name, sizeof(a->worker_name), "%s/%ld/worker-%d", host, (long)getpid(), worker_id);
+	a->caps[0].key = amqp_cstring_bytes("consumer_cancel_notify");
+	a->caps[0].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	a->caps[0].value.value.boolean = 1;
+	a->props[0].key = amqp_cstring_bytes("capabilities");
+	a->props[0].value.kind = AMQP_FIELD_KIND_TABLE;
+	a->props[0].value.value.table = (amqp_table_t){ .num_entries = 1, .entries = a->caps };
+	a->props[1].key = amqp_cstring_bytes("connection_name");
+	a->props[1].value.kind = AMQP_FIELD_KIND_UTF8;
+	a->props[1].value.value.bytes = amqp_cstring_bytes(a->worker_name);
+	a->client_props = (amqp_table_t){ .num_entries = 2, .entries = a->props };
 	for (size_t i = 0; i < routes->n; i++) {
 		snprintf(a->tags[i], sizeof(a->tags[i]), "event-relay-%s-%ld-w%d-%s", host, (long)getpid(),
 		    worker_id, routes->v[i].name);
@@ -181,6 +215,7 @@ amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int
 		log_error("amqp_source: rabbitmq.url: %s", msg);	/* the master checked it */
 		free(a->tags);
 		free(a->tag_len);
+		free(a->parked);
 		free(a);
 		return NULL;
 	}
@@ -219,6 +254,7 @@ amqp_source_destroy(struct amqp_source *a)
 		amqp_destroy_connection(a->conn);
 	free(a->tags);
 	free(a->tag_len);
+	free(a->parked);
 	free(a);
 }
 
@@ -253,32 +289,53 @@ say(char *buf, size_t sz, const char *fmt, ...)
 
 /*
  * A failed login is a configuration problem, not a transient one: say
- * what was tried and what to check. `code` is the broker's reply code.
+ * what was tried and what to check. `code` is the broker's reply code;
+ * `external`: the login was with the client certificate.
  */
 static void
-login_failed(const struct amqp_url *u, int code, const char *detail, char *err, size_t errsz,
-    char *reason, size_t reasonsz)
+login_failed(const struct amqp_url *u, int external, int code, const char *detail, char *err,
+    size_t errsz, char *reason, size_t reasonsz)
 {
+	char who[AMQP_URL_FIELD + 16];
+
+	if (external)
+		snprintf(who, sizeof(who), "with the client certificate (EXTERNAL)");
+	else
+		snprintf(who, sizeof(who), "as user \"%s\"", u->user);
 	if (code == 530 && strstr(detail, "not found") != NULL) {
 		say(reason, reasonsz, "amqp: vhost \"%s\" not found", u->vhost);
-		say(err, errsz, "login as user \"%s\" to vhost \"%s\" refused: %s; check that "
+		say(err, errsz, "login %s to vhost \"%s\" refused: %s; check that "
 		    "the vhost exists (rabbitmqctl list_vhosts) and is the one the URL names "
-		    "(no path or \"/\" is the vhost \"/\")", u->user, u->vhost, detail);
+		    "(no path or \"/\" is the vhost \"/\")", who, u->vhost, detail);
 	} else if (code == 530) {
-		say(reason, reasonsz, "amqp: user \"%s\" may not use vhost \"%s\"", u->user,
-		    u->vhost);
-		say(err, errsz, "login as user \"%s\" to vhost \"%s\" refused: %s; check the "
-		    "user's permissions (rabbitmqctl list_permissions -p '%s')", u->user, u->vhost,
+		if (external)
+			say(reason, reasonsz, "amqp: the client certificate's user may not use vhost "
+			    "\"%s\"", u->vhost);
+		else
+			say(reason, reasonsz, "amqp: user \"%s\" may not use vhost \"%s\"", u->user,
+			    u->vhost);
+		say(err, errsz, "login %s to vhost \"%s\" refused: %s; check the "
+		    "user's permissions (rabbitmqctl list_permissions -p '%s')", who, u->vhost,
 		    detail, u->vhost);
 	} else if (code == 403) {
-		say(reason, reasonsz, "amqp: login refused for user \"%s\"", u->user);
-		say(err, errsz, "login as user \"%s\" to vhost \"%s\" refused: %s; check the "
-		    "user name and password in the URL", u->user, u->vhost, detail);
+		if (external)
+			say(reason, reasonsz, "amqp: login with the client certificate refused");
+		else
+			say(reason, reasonsz, "amqp: login refused for user \"%s\"", u->user);
+		say(err, errsz, "login %s to vhost \"%s\" refused: %s; %s", who, u->vhost, detail,
+		    external ? "the certificate's user (its CN, with the broker's default "
+		    "ssl_cert_login_from) must be a RabbitMQ user with access to the vhost" :
+		    "check the user name and password in the URL");
+	} else if (external && strstr(detail, "SASL") != NULL) {
+		say(reason, reasonsz, "amqp: the broker does not offer EXTERNAL login");
+		say(err, errsz, "login %s failed: %s; the broker must offer EXTERNAL (plugin "
+		    "rabbitmq_auth_mechanism_ssl, and EXTERNAL in its auth_mechanisms)", who, detail);
 	} else {
-		say(reason, reasonsz, "amqp: login as user \"%s\" to vhost \"%s\" failed: %s",
-		    u->user, u->vhost, detail);
-		say(err, errsz, "login as user \"%s\" to vhost \"%s\" failed: %s; check the "
-		    "user name, password and vhost in the URL", u->user, u->vhost, detail);
+		say(reason, reasonsz, "amqp: login %s to vhost \"%s\" failed: %s", who, u->vhost,
+		    detail);
+		say(err, errsz, "login %s to vhost \"%s\" failed: %s; check the "
+		    "%s and vhost in the URL", who, u->vhost, detail,
+		    external ? "client certificate" : "user name, password");
 	}
 }
 
@@ -320,7 +377,7 @@ route_args(const struct route *r, amqp_table_entry_t *entries)
  * failed step in *r, *step and *what.
  */
 static int
-declare_route(struct amqp_source *a, const struct route *rt, amqp_rpc_reply_t *r,
+declare_route(struct amqp_source *a, const struct route *rt, amqp_channel_t ch, amqp_rpc_reply_t *r,
     const char **step, const char **what)
 {
 	amqp_table_entry_t *entries = NULL;
@@ -339,21 +396,71 @@ declare_route(struct amqp_source *a, const struct route *rt, amqp_rpc_reply_t *r
 	}
 	*step = rt->declare ? "declare queue" : "check queue";
 	*what = rt->queue;
-	amqp_queue_declare(a->conn, CH_CONSUME, amqp_cstring_bytes(rt->queue), !rt->declare, 1, 0, 0,
-	    args);
+	amqp_queue_declare(a->conn, ch, amqp_cstring_bytes(rt->queue), !rt->declare, 1, 0, 0, args);
 	free(entries);
 	if ((*r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
 		return -1;
 	for (size_t i = 0; i < rt->nbindings; i++) {
 		*step = "bind queue";
 		*what = rt->bindings[i].exchange;
-		amqp_queue_bind(a->conn, CH_CONSUME, amqp_cstring_bytes(rt->queue),
+		amqp_queue_bind(a->conn, ch, amqp_cstring_bytes(rt->queue),
 		    amqp_cstring_bytes(rt->bindings[i].exchange),
 		    amqp_cstring_bytes(rt->bindings[i].routing_key), amqp_empty_table);
 		if ((*r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
 			return -1;
 	}
 	return 0;
+}
+
+/* The broker refused on the channel (404, 406, 403...), the connection lives on. */
+static int
+channel_refused(amqp_rpc_reply_t r)
+{
+	return r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
+}
+
+/* Acknowledges the broker's close of CH_DECLARE and opens it again; 0 or -1. */
+static int
+reopen_declare(struct amqp_source *a, amqp_rpc_reply_t *r)
+{
+	amqp_channel_close_ok_t ok = {0};
+
+	if (amqp_send_method(a->conn, CH_DECLARE, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK) {
+		r->reply_type = AMQP_RESPONSE_LIBRARY_EXCEPTION;
+		r->library_error = AMQP_STATUS_SOCKET_ERROR;
+		return -1;
+	}
+	amqp_channel_open(a->conn, CH_DECLARE);
+	*r = amqp_get_rpc_reply(a->conn);
+	return r->reply_type == AMQP_RESPONSE_NORMAL ? 0 : -1;
+}
+
+static void
+park_reason(struct amqp_source *a, const char *text)
+{
+	stat_set(&a->gauges->routes_parked, (int64_t)a->nparked);
+	stats_reason_set(a->reason, text);
+}
+
+/* Route i's queue cannot be consumed: the others go on; it is tried again later. */
+static void
+park(struct amqp_source *a, size_t i, const char *step, const char *detail)
+{
+	char text[sizeof(a->reason->text)];
+
+	if (a->parked[i])
+		return;
+	a->parked[i] = 1;
+	a->nparked++;
+	log_warn("amqp_source: route %s: %s %s: %s; not consuming it, trying again every %d to %d s "
+	    "(the other routes relay)", a->routes->v[i].name, step, a->routes->v[i].queue, detail,
+	    PARK_RETRY_MIN_MS / 1000, PARK_RETRY_MAX_MS / 1000);
+	snprintf(text, sizeof(text), "amqp: route %s: %s %s: %s", a->routes->v[i].name, step,
+	    a->routes->v[i].queue, detail);
+	park_reason(a, text);
+	if (a->park_next_ms == 0 || a->nparked == 1)
+		a->park_next_ms = a->last_service_ms + PARK_RETRY_MIN_MS;
 }
 
 static int
@@ -369,8 +476,8 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	amqp_rpc_reply_t r;
 	amqp_socket_t *sock;
 	const char *step, *what = NULL;
-	char detail[256];
-	int rc, code;
+	char detail[512];
+	int rc, code, external;
 
 	a->conn = amqp_new_connection();
 	if (a->conn == NULL) {
@@ -379,13 +486,13 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 		return -1;
 	}
 	if (u->tls) {
-		sock = amqp_ssl_socket_new(a->conn);
-		if (sock != NULL)
-			amqp_ssl_socket_set_cacert(sock, "/etc/ssl/certs/ca-certificates.crt");
-	} else {
-		sock = amqp_tcp_socket_new(a->conn);
-	}
-	if (sock == NULL) {
+		sock = amqp_tls_socket(a->conn, u, a->cfg, &a->tls, detail, sizeof(detail));
+		if (sock == NULL) {
+			say(err, errsz, "%s", detail);
+			say(reason, reasonsz, "amqp: %s", detail);
+			goto fail;
+		}
+	} else if ((sock = amqp_tcp_socket_new(a->conn)) == NULL) {
 		say(err, errsz, "cannot create a socket");
 		say(reason, reasonsz, "amqp: cannot create a socket");
 		goto fail;
@@ -394,16 +501,28 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	amqp_set_rpc_timeout(a->conn, &tv);
 	rc = amqp_socket_open_noblock(sock, u->host, u->port, &tv);
 	if (rc != AMQP_STATUS_OK) {
-		say(err, errsz, "connect %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
-		say(reason, reasonsz, "amqp: connect %s:%d: %s", u->host, u->port,
-		    amqp_error_string2(rc));
+		/* "TLS ...: why" or "connect HOST:PORT: why" (connect_now() adds the URL) */
+		if (u->tls && amqp_tls_explain(&a->tls, rc, detail, sizeof(detail))) {
+			say(err, errsz, "%s", detail);
+			say(reason, reasonsz, "amqp: %s:%d: %s", u->host, u->port, detail);
+		} else {
+			say(err, errsz, "connect %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
+			say(reason, reasonsz, "amqp: connect %s:%d: %s", u->host, u->port,
+			    amqp_error_string2(rc));
+		}
 		goto fail;
 	}
-	r = amqp_login(a->conn, u->vhost, channel_max, frame_max, (int)heartbeat,
-	    AMQP_SASL_METHOD_PLAIN, u->user, u->password);
+	external = amqp_tls_external(u, a->cfg);
+	if (external)
+		r = amqp_login_with_properties(a->conn, u->vhost, channel_max, frame_max,
+		    (int)heartbeat, &a->client_props, AMQP_SASL_METHOD_EXTERNAL,
+		    AMQP_TLS_EXTERNAL_IDENTITY);
+	else
+		r = amqp_login_with_properties(a->conn, u->vhost, channel_max, frame_max,
+		    (int)heartbeat, &a->client_props, AMQP_SASL_METHOD_PLAIN, u->user, u->password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		code = describe_reply(r, detail, sizeof(detail));
-		login_failed(u, code, detail, err, errsz, reason, reasonsz);
+		login_failed(u, external, code, detail, err, errsz, reason, reasonsz);
 		goto fail;
 	}
 	step = "channel.open";
@@ -415,11 +534,28 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	amqp_basic_qos(a->conn, CH_CONSUME, 0, (uint16_t)a->cfg->amqp_prefetch, 0);
 	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
 		goto step_fail;
+	step = "channel.open";
+	amqp_channel_open(a->conn, CH_DECLARE);
+	if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		goto step_fail;
+	memset(a->parked, 0, a->routes->n);
+	a->nparked = 0;
+	a->park_tries = 0;
+	a->park_next_ms = 0;
 	for (size_t i = 0; i < a->routes->n; i++) {
 		const struct route *rt = &a->routes->v[i];
 
-		if (declare_route(a, rt, &r, &step, &what) < 0)
+		if (declare_route(a, rt, CH_DECLARE, &r, &step, &what) == 0)
+			continue;
+		if (!channel_refused(r))
 			goto step_fail;
+		describe_reply(r, detail, sizeof(detail));
+		park(a, i, step, detail);
+		if (reopen_declare(a, &r) < 0) {
+			step = "channel.open";
+			what = NULL;
+			goto step_fail;
+		}
 	}
 	step = "channel.open";
 	what = NULL;
@@ -443,6 +579,8 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	if (!a->paused && !a->stopped) {
 		step = "basic.consume";
 		for (size_t i = 0; i < a->routes->n; i++) {
+			if (a->parked[i])
+				continue;
 			what = a->routes->v[i].queue;
 			amqp_basic_consume(a->conn, CH_CONSUME, amqp_cstring_bytes(what),
 			    amqp_cstring_bytes(a->tags[i]), 0, 0, 0, amqp_empty_table);
@@ -484,7 +622,8 @@ connect_now(struct amqp_source *a, uint64_t now_ms)
 		a->next_url = (a->next_url + 1) % a->nurls;
 		if (connect_url(a, u, err, sizeof(err), reason, sizeof(reason)) == 0) {
 			log_repeat_reset(&a->url_log[k]);
-			stats_reason_set(a->reason, NULL);
+			if (a->nparked == 0)
+				park_reason(a, NULL);
 			a->generation++;
 			if (a->connects++ > 0)
 				stat_add(&a->counters->amqp_reconnects, 1);
@@ -510,6 +649,65 @@ connect_now(struct amqp_source *a, uint64_t now_ms)
 	a->next_connect_ms = now_ms + backoff_next(&a->backoff);
 }
 
+/*
+ * Tries each parked route again on CH_DECLARE: the RPC blocks for a
+ * moment while deliveries keep arriving, which rabbitmq-c queues on
+ * their channel for the frame reader. A route whose queue is back is
+ * consumed again; the others wait longer.
+ */
+static void
+retry_parked(struct amqp_source *a)
+{
+	amqp_rpc_reply_t r;
+	const char *step, *what;
+	char detail[256];
+	uint64_t wait;
+
+	for (size_t i = 0; i < a->routes->n && a->conn != NULL; i++) {
+		if (!a->parked[i])
+			continue;
+		if (declare_route(a, &a->routes->v[i], CH_DECLARE, &r, &step, &what) < 0) {
+			if (!channel_refused(r) || reopen_declare(a, &r) < 0) {
+				describe_reply(r, detail, sizeof(detail));
+				disconnect(a, detail);
+				return;
+			}
+			describe_reply(r, detail, sizeof(detail));
+			log_debug("amqp_source: route %s: %s %s: %s; still parked", a->routes->v[i].name,
+			    step, a->routes->v[i].queue, detail);
+			continue;
+		}
+		if (a->consuming) {
+			amqp_basic_consume_t req;
+
+			memset(&req, 0, sizeof(req));
+			req.queue = amqp_cstring_bytes(a->routes->v[i].queue);
+			req.consumer_tag = amqp_cstring_bytes(a->tags[i]);
+			req.arguments = amqp_empty_table;
+			if (amqp_send_method(a->conn, CH_CONSUME, AMQP_BASIC_CONSUME_METHOD, &req) !=
+			    AMQP_STATUS_OK) {
+				disconnect(a, "basic.consume failed");
+				return;
+			}
+		}
+		a->parked[i] = 0;
+		a->nparked--;
+		log_info("amqp_source: route %s: queue %s is back: consuming it", a->routes->v[i].name,
+		    a->routes->v[i].queue);
+	}
+	if (a->conn == NULL)
+		return;
+	if (a->nparked == 0) {
+		a->park_tries = 0;
+		park_reason(a, NULL);
+		return;
+	}
+	stat_set(&a->gauges->routes_parked, (int64_t)a->nparked);
+	wait = (uint64_t)PARK_RETRY_MIN_MS << (a->park_tries < 4 ? a->park_tries : 4);
+	a->park_tries++;
+	a->park_next_ms = a->last_service_ms + (wait < PARK_RETRY_MAX_MS ? wait : PARK_RETRY_MAX_MS);
+}
+
 uint64_t
 amqp_source_next_due(const struct amqp_source *a)
 {
@@ -518,6 +716,8 @@ amqp_source_next_due(const struct amqp_source *a)
 	if (a->conn == NULL)
 		return a->next_connect_ms;
 	hb = a->heartbeat > 0 ? (uint64_t)a->heartbeat * 1000 / 4 : 1000;
+	if (a->nparked > 0 && !a->paused && !a->stopped && a->park_next_ms < a->last_service_ms + hb)
+		return a->park_next_ms;
 	return a->last_service_ms + hb;
 }
 
@@ -535,6 +735,12 @@ amqp_source_tick(struct amqp_source *a, uint64_t now_ms)
 		a->last_service_ms = now_ms;
 		disconnect(a, "no data from the broker for two heartbeat intervals");
 		return;
+	}
+	if (a->nparked > 0 && !a->paused && !a->stopped && now_ms >= a->park_next_ms) {
+		a->last_service_ms = now_ms;
+		retry_parked(a);
+		if (a->conn == NULL)
+			return;
 	}
 	/* Lets rabbitmq-c send its heartbeat even when the socket is quiet. */
 	if (now_ms >= amqp_source_next_due(a))
@@ -651,9 +857,19 @@ handle_frame(struct amqp_source *a, amqp_frame_t *f)
 			a->ret_state = 1;
 			return 0;
 		}
-		case AMQP_BASIC_CANCEL_METHOD:
-			disconnect(a, "the broker cancelled the consumer (queue deleted?)");
-			return -1;
+		case AMQP_BASIC_CANCEL_METHOD: {
+			/* The queue was deleted (or its node lost): that route waits, the others go on. */
+			amqp_basic_cancel_t *m = f->payload.method.decoded;
+			const struct route *r = route_of(a, m->consumer_tag);
+
+			if (r == NULL) {
+				disconnect(a, "the broker cancelled an unknown consumer");
+				return -1;
+			}
+			park(a, (size_t)(r - a->routes->v), "consume",
+			    "the broker cancelled the consumer (queue deleted?)");
+			return 0;
+		}
 		case AMQP_BASIC_CANCEL_OK_METHOD:
 			if (a->cancels > 0)
 				a->cancels--;
@@ -822,11 +1038,29 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 	}
 	if (p._flags & AMQP_BASIC_HEADERS_FLAG)
 		nold = p.headers.num_entries;
-	entries = calloc((size_t)nold + 7, sizeof(*entries));
+	entries = calloc((size_t)nold + 9, sizeof(*entries));
 	if (entries == NULL)
 		return -1;
-	if (nold > 0)
-		memcpy(entries, p.headers.entries, (size_t)nold * sizeof(*entries));
+	/*
+	 * The message's own headers, but not the relay's from an earlier
+	 * dead-lettering (a replayed copy): those are written afresh below.
+	 * The replay count stays.
+	 */
+	{
+		int k = 0;
+
+		for (int i = 0; i < nold; i++) {
+			const amqp_bytes_t *key = &p.headers.entries[i].key;
+
+			if (key->len >= sizeof(HDR_OWN) - 1 &&
+			    memcmp(key->bytes, HDR_OWN, sizeof(HDR_OWN) - 1) == 0 &&
+			    !(key->len == sizeof(HDR_REPLAYS) - 1 &&
+			    memcmp(key->bytes, HDR_REPLAYS, key->len) == 0))
+				continue;
+			entries[k++] = p.headers.entries[i];
+		}
+		nold = k;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, 24, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -836,10 +1070,16 @@ amqp_source_dead_letter(struct amqp_source *a, const struct slot *s,
 	entries[nold + 2] = str_entry("x-event-relay-worker", a->worker_name);
 	entries[nold + 3] = str_entry("x-event-relay-queue", s->route->queue);
 	entries[nold + 4] = str_entry("x-event-relay-route", s->route->name);
+	entries[nold + 6].key = amqp_cstring_bytes("x-event-relay-exchange");
+	entries[nold + 6].value.kind = AMQP_FIELD_KIND_UTF8;
+	entries[nold + 6].value.value.bytes = s->exchange;
+	entries[nold + 7].key = amqp_cstring_bytes("x-event-relay-routing-key");
+	entries[nold + 7].value.kind = AMQP_FIELD_KIND_UTF8;
+	entries[nold + 7].value.value.bytes = s->routing_key;
 	entries[nold + 5].key = amqp_cstring_bytes(HDR_SEQ);
 	entries[nold + 5].value.kind = AMQP_FIELD_KIND_I64;
 	entries[nold + 5].value.value.i64 = (int64_t)(a->publish_seq + 1);
-	p.headers.num_entries = nold + 6;
+	p.headers.num_entries = nold + 8;
 	if (s->detail != NULL)
 		entries[p.headers.num_entries++] = str_entry("x-event-relay-error", s->detail);
 	p.headers.entries = entries;
@@ -911,6 +1151,8 @@ send_cancel(struct amqp_source *a)
 
 	a->consuming = 0;
 	for (size_t i = 0; i < a->routes->n && a->conn != NULL; i++) {
+		if (a->parked[i])
+			continue;	/* it has no consumer */
 		a->cancels++;
 		req.consumer_tag = amqp_cstring_bytes(a->tags[i]);
 		req.nowait = 0;
@@ -945,6 +1187,8 @@ amqp_source_pause(struct amqp_source *a, int paused)
 		for (size_t i = 0; i < a->routes->n && a->conn != NULL; i++) {
 			amqp_basic_consume_t req;
 
+			if (a->parked[i])
+				continue;	/* retry_parked() consumes it when its queue is back */
 			memset(&req, 0, sizeof(req));
 			req.queue = amqp_cstring_bytes(a->routes->v[i].queue);
 			req.consumer_tag = amqp_cstring_bytes(a->tags[i]);

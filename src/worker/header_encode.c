@@ -28,7 +28,7 @@
 #include "common/json.h"
 #include "worker/header_encode.h"
 
-/* Longest text of one scalar: a decimal with 255 decimals and 10 digits. */
+/* Longest text of one scalar: a signed decimal with 255 decimals and 10 digits. */
 #define SCALAR_MAX 272
 
 /* Appends n bytes; 0, or -1 (ENOMEM). */
@@ -121,22 +121,28 @@ fmt_f32(char *out, float x, int json)
 }
 
 /*
- * An AMQP decimal (rabbitmq-c: unsigned 32-bit value, 8-bit scale),
- * exact: 12345/2 is 123.45, 5/3 is 0.005, 150/2 is 1.50.
+ * An AMQP decimal, exact: 12345/2 is 123.45, 5/3 is 0.005, 150/2 is
+ * 1.50. rabbitmq-c keeps the value unsigned; the clients (RabbitMQ's
+ * Java client, pika) write a signed 32-bit unscaled value, so it is read
+ * as signed: -15/1 is -1.5.
  */
 static size_t
 fmt_decimal(char *out, amqp_decimal_t d)
 {
 	char digits[10];
-	size_t nd = fmt_u64(digits, d.value), n = 0;
+	int32_t sv = (int32_t)d.value;
+	uint64_t mag = sv < 0 ? (uint64_t)(-(int64_t)sv) : (uint64_t)sv;
+	size_t nd = fmt_u64(digits, mag), n = 0;
 
+	if (sv < 0)
+		out[n++] = '-';
 	if (d.decimals == 0) {
-		memcpy(out, digits, nd);
-		return nd;
+		memcpy(out + n, digits, nd);
+		return n + nd;
 	}
 	if (nd > d.decimals) {
-		memcpy(out, digits, nd - d.decimals);
-		n = nd - d.decimals;
+		memcpy(out + n, digits, nd - d.decimals);
+		n += nd - d.decimals;
 		out[n++] = '.';
 		memcpy(out + n, digits + nd - d.decimals, d.decimals);
 		return n + d.decimals;

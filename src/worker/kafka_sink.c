@@ -21,6 +21,7 @@
 #include "common/config.h"
 #include "common/host.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/route.h"
 #include "common/stats.h"
 #include "worker/kafka_sink.h"
@@ -79,6 +80,7 @@ kafka_error_is_permanent(rd_kafka_resp_err_t err)
 	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
 	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
 	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:	/* a timestamp the broker refuses */
 	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
 	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
 	case RD_KAFKA_RESP_ERR__INVALID_ARG:
@@ -96,7 +98,12 @@ conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, 
 	return 0;
 }
 
-/* Applies defaults, the configured brokers and kafka.properties. */
+/*
+ * Applies defaults, the configured brokers and kafka.properties. A
+ * property NAME_file=PATH sets NAME to the content of PATH as the master
+ * read it (config_secret): the worker never opens the file. No message
+ * quotes the value of a property that holds a secret.
+ */
 static int
 conf_build(rd_kafka_conf_t *conf, const struct er_config *cfg, char *err, size_t errsz)
 {
@@ -108,15 +115,26 @@ conf_build(rd_kafka_conf_t *conf, const struct er_config *cfg, char *err, size_t
 	for (size_t i = 0; i < cfg->kafka_properties.n; i++) {
 		const char *p = cfg->kafka_properties.v[i];
 		const char *eq = strchr(p, '=');
+		const char *value;
 		char name[256];
 		size_t n;
 
 		if (eq == NULL || (n = (size_t)(eq - p)) == 0 || n >= sizeof(name)) {
-			snprintf(err, errsz, "kafka.properties: \"%s\": expected name=value", p);
+			snprintf(err, errsz, "kafka.properties: element %zu: expected name=value", i + 1);
 			return -1;
 		}
 		memcpy(name, p, n);
 		name[n] = '\0';
+		value = eq + 1;
+		if (n > 5 && strcmp(name + n - 5, "_file") == 0) {
+			name[n - 5] = '\0';
+			value = config_secret(cfg, eq + 1, NULL);
+			if (value == NULL) {	/* config_load() reads every one */
+				snprintf(err, errsz, "kafka.properties: %s_file: %s was not read at start",
+				    name, eq + 1);
+				return -1;
+			}
+		}
 		for (size_t j = 0; j < sizeof(kafka_locked) / sizeof(kafka_locked[0]); j++) {
 			if (strcmp(name, kafka_locked[j]) == 0) {
 				snprintf(err, errsz, "kafka.properties: %s: may not be changed (the relay needs %s)",
@@ -124,10 +142,16 @@ conf_build(rd_kafka_conf_t *conf, const struct er_config *cfg, char *err, size_t
 				return -1;
 			}
 		}
-		if (conf_set(conf, name, eq + 1, err, errsz) < 0) {
+		if (conf_set(conf, name, value, err, errsz) < 0) {
 			char tmp[512];
 
-			snprintf(tmp, sizeof(tmp), "kafka.properties: %s: %s", name, err);
+			if (redact_property(name, strlen(name)) || value != eq + 1)
+				snprintf(tmp, sizeof(tmp), "kafka.properties: %s: librdkafka refused the "
+				    "value (not shown: it may be a secret)%s", name,
+				    strstr(err, "No such configuration property") != NULL ?
+				    ": no such property" : "");
+			else
+				snprintf(tmp, sizeof(tmp), "kafka.properties: %s: %s", name, err);
 			snprintf(err, errsz, "%s", tmp);
 			return -1;
 		}
@@ -135,14 +159,56 @@ conf_build(rd_kafka_conf_t *conf, const struct er_config *cfg, char *err, size_t
 	return 0;
 }
 
+rd_kafka_conf_t *
+kafka_sink_conf(const struct er_config *cfg, char *err, size_t errsz)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	if (conf_build(conf, cfg, err, errsz) < 0) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+static void
+quiet_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	(void)level;
+	(void)fac;
+	(void)buf;
+}
+
+/*
+ * Builds the properties, then a producer without brokers: rd_kafka_new()
+ * loads the TLS files (and decrypts the key with ssl.key.password) and
+ * checks the SASL settings, so that -t finds what would otherwise stop
+ * every worker. It connects to nothing.
+ */
 int
 kafka_sink_check_properties(const struct er_config *cfg, char *err, size_t errsz)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	int rc = conf_build(conf, cfg, err, errsz);
+	rd_kafka_conf_t *conf = kafka_sink_conf(cfg, err, errsz);
+	char why[512];
+	rd_kafka_t *rk;
 
-	rd_kafka_conf_destroy(conf);
-	return rc;
+	if (conf == NULL)
+		return -1;
+	if (conf_set(conf, "bootstrap.servers", "", why, sizeof(why)) < 0) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errsz, "kafka.properties: %s", why);
+		return -1;
+	}
+	rd_kafka_conf_set_log_cb(conf, quiet_log_cb);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errsz, "kafka.properties: %s", why);
+		return -1;
+	}
+	rd_kafka_destroy(rk);
+	return 0;
 }
 
 static void

@@ -93,7 +93,18 @@ uint64_t kafka_sink_outstanding(const struct kafka_sink *k);
 /* Errors that producing again can never fix: dead-letter instead. */
 int kafka_error_is_permanent(rd_kafka_resp_err_t err);
 
-/* Checks kafka.properties against librdkafka; 0, or -1 after writing errors. */
+/*
+ * Checks kafka.properties against librdkafka, and creates (then
+ * destroys) a producer with them and no broker, which loads the TLS
+ * files and checks the SASL settings; 0, or -1 with the reason in err.
+ */
 int kafka_sink_check_properties(const struct er_config *cfg, char *err, size_t errsz);
+
+/*
+ * The producer's properties as the worker sets them (the defaults,
+ * kafka.brokers, kafka.properties with each NAME_file resolved), for
+ * the tests; NULL with the reason in err. The caller destroys it.
+ */
+rd_kafka_conf_t *kafka_sink_conf(const struct er_config *cfg, char *err, size_t errsz);
 
 #endif

@@ -25,7 +25,10 @@ struct worker_module {
 	/* worker_main(), see worker.h */
 	int (*main)(const struct er_config *cfg, const struct route_set *routes, int id,
 	    struct worker_slot *ws, int lifeline);
-	/* kafka_sink_check_properties(), see kafka_sink.h */
+	/*
+	 * kafka_sink_check_properties() (kafka_sink.h), then amqp_tls_check()
+	 * (common/amqp_tls.h): 0, or -1 with the first problem in err.
+	 */
 	int (*check_properties)(const struct er_config *cfg, char *err, size_t errsz);
 	/* "librdkafka X, rabbitmq-c Y" */
 	const char *(*library_versions)(void);

@@ -54,7 +54,7 @@ static const char claim_script[] =
     "return 0\n";
 
 enum rc_state { RC_DOWN, RC_CONNECTING, RC_SETUP, RC_READY };
-enum req_type { REQ_SETUP, REQ_SCRIPT, REQ_VERSION, REQ_CLAIM, REQ_CLAIM_SET, REQ_MARK,
+enum req_type { REQ_AUTH, REQ_SETUP, REQ_SCRIPT, REQ_VERSION, REQ_CLAIM, REQ_CLAIM_SET, REQ_MARK,
     REQ_RELEASE };
 
 struct req {
@@ -236,11 +236,21 @@ send_setup(struct redis_claim *r)
 	const struct er_config *cfg = r->cfg;
 	char db[16];
 
-	if (cfg->redis_password != NULL && cfg->redis_password[0] != '\0') {
+	/*
+	 * AUTH user password (a Redis 6 ACL user; the password may be empty
+	 * for a nopass user), or AUTH password (the default user).
+	 */
+	if (cfg->redis_username[0] != '\0') {
+		const char *argv[] = {"AUTH", cfg->redis_username, cfg->redis_password};
+
+		append(r, 3, argv, NULL);
+		fifo_push(r, REQ_AUTH, NULL);
+		r->setup_pending++;
+	} else if (cfg->redis_password[0] != '\0') {
 		const char *argv[] = {"AUTH", cfg->redis_password};
 
 		append(r, 2, argv, NULL);
-		fifo_push(r, REQ_SETUP, NULL);
+		fifo_push(r, REQ_AUTH, NULL);
 		r->setup_pending++;
 	}
 	if (cfg->redis_db != 0) {
@@ -442,6 +452,7 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 	}
 	q = fifo_pop(r);
 	switch (q.type) {
+	case REQ_AUTH:
 	case REQ_SETUP:
 	case REQ_SCRIPT:
 	case REQ_VERSION:
@@ -451,7 +462,16 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 		if (reply->type == REDIS_REPLY_ERROR && q.type != REQ_VERSION) {
 			char why[200];
 
-			snprintf(why, sizeof(why), "set-up: %s", reply->str);
+			if (q.type == REQ_AUTH && r->cfg->redis_username[0] != '\0')
+				snprintf(why, sizeof(why), "AUTH as user \"%.40s\" refused: %.100s",
+				    r->cfg->redis_username, reply->str);
+			else if (q.type == REQ_AUTH)
+				snprintf(why, sizeof(why), "AUTH refused: %.100s", reply->str);
+			else if (strncmp(reply->str, "NOAUTH", 6) == 0)
+				snprintf(why, sizeof(why), "the server wants a password (AUTH): set "
+				    "redis.password_file (and redis.username for an ACL user)");
+			else
+				snprintf(why, sizeof(why), "set-up: %s", reply->str);
 			drop_connection(r, why);
 			return;
 		}

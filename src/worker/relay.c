@@ -647,14 +647,64 @@ amqp_begin_cb(void *arg, const struct route *r, uint64_t tag, int redelivered, u
 	return s;
 }
 
+/* The x-event-relay-exchange and -routing-key a replayed dead letter carries. */
+static void
+replayed_origin(const amqp_table_t *t, amqp_bytes_t *exchange, amqp_bytes_t *routing_key)
+{
+	static const char ex[] = "x-event-relay-exchange", rk[] = "x-event-relay-routing-key";
+
+	for (int i = 0; i < t->num_entries; i++) {
+		const amqp_table_entry_t *e = &t->entries[i];
+
+		if (e->value.kind != AMQP_FIELD_KIND_UTF8 && e->value.kind != AMQP_FIELD_KIND_BYTES)
+			continue;
+		if (e->key.len == sizeof(ex) - 1 && memcmp(e->key.bytes, ex, sizeof(ex) - 1) == 0)
+			*exchange = e->value.value.bytes;
+		else if (e->key.len == sizeof(rk) - 1 && memcmp(e->key.bytes, rk, sizeof(rk) - 1) == 0)
+			*routing_key = e->value.value.bytes;
+	}
+}
+
+/* Copies props, exchange and routing key into the slot's pool; 0 or -1. */
+static int
+keep_origin(struct slot *s, const amqp_basic_properties_t *props, amqp_bytes_t exchange,
+    amqp_bytes_t routing_key)
+{
+	s->exchange = s->routing_key = amqp_empty_bytes;
+	s->has_props = 1;	/* the pool is recycled when the slot is freed */
+	if (props != NULL && amqp_props_clone(&s->props, props, &s->pool) < 0)
+		goto fail;
+	if (props == NULL)
+		memset(&s->props, 0, sizeof(s->props));
+	if (exchange.len > 0) {
+		amqp_pool_alloc_bytes(&s->pool, exchange.len, &s->exchange);
+		if (s->exchange.bytes == NULL)
+			goto fail;
+		memcpy(s->exchange.bytes, exchange.bytes, exchange.len);
+	}
+	if (routing_key.len > 0) {
+		amqp_pool_alloc_bytes(&s->pool, routing_key.len, &s->routing_key);
+		if (s->routing_key.bytes == NULL)
+			goto fail;
+		memcpy(s->routing_key.bytes, routing_key.bytes, routing_key.len);
+	}
+	return 0;
+fail:
+	memset(&s->props, 0, sizeof(s->props));
+	s->exchange = s->routing_key = amqp_empty_bytes;
+	return -1;
+}
+
 static void
 amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *props,
     amqp_bytes_t exchange, amqp_bytes_t routing_key)
 {
 	struct worker *w = arg;
-
 	struct delivery_meta m = { props, exchange, routing_key };
 
+	/* A replayed dead letter came by the default exchange: its own origin counts. */
+	if (exchange.len == 0 && props != NULL && (props->_flags & AMQP_BASIC_HEADERS_FLAG))
+		replayed_origin(&props->headers, &m.exchange, &m.routing_key);
 	w->receiving = NULL;
 	stat_add(&w->st->consumed, 1);
 	stat_add(&route_stats(w, s)->consumed, 1);
@@ -670,11 +720,17 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 		log_debug("delivery %llu: invalid traceparent header not copied",
 		    (unsigned long long)s->tag);
 	}
+	/*
+	 * Kept for a dead-letter copy made later (Kafka refused it, retries
+	 * ran out): its properties and origin, so that a replay relays it as
+	 * the original (a route may read them). The pool is reused.
+	 */
+	if (keep_origin(s, props, m.exchange, m.routing_key) < 0)
+		log_warn("delivery %llu: no memory to keep its properties for a dead-letter copy",
+		    (unsigned long long)s->tag);
 	if (s->reason != DLQ_NONE) {
 		log_warn("poison message (route %s, delivery %llu, %zu bytes): %s", s->route->name,
 		    (unsigned long long)s->tag, s->body_len, dlq_reason_name(s->reason));
-		if (props != NULL && amqp_props_clone(&s->props, props, &s->pool) == 0)
-			s->has_props = 1;
 		s->ev.id[0] = '\0';
 		dead_letter(w, s, props);
 		return;

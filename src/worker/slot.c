@@ -113,7 +113,7 @@ slot_pool_put(struct slot_pool *p, struct slot *s)
 		s->body = NULL;
 		s->body_cap = 0;
 	}
-	if (s->buf.cap > BODY_KEEP_BYTES)
+	if (s->buf.cap > BODY_KEEP_BYTES || s->buf.hcap * sizeof(*s->buf.h) > BODY_KEEP_BYTES)
 		event_buf_free(&s->buf);
 	if (s->has_props)
 		recycle_amqp_pool(&s->pool);

@@ -54,6 +54,7 @@ struct slot {
 	size_t body_cap;
 	uint8_t has_props;	/* props cloned into pool (dead-letter copies) */
 	amqp_basic_properties_t props;
+	amqp_bytes_t exchange, routing_key;	/* where it was published; in pool */
 	amqp_pool_t pool;
 	struct slot *next;	/* free list, one of the worker's queues, or a waiter chain */
 	struct slot *waiters;	/* copies of this event waiting for this delivery */

@@ -212,7 +212,7 @@ setup(struct worker *w)
 			max_bytes = w->routes->v[i].max_message_bytes;
 	if (ack_tracker_init(&w->tracker, window, ACK_HOLE_DELAY_MS) < 0 ||
 	    event_decoder_init(&w->decoder, max_bytes) < 0 ||
-	    slot_pool_init(&w->pool, window + 256, &w->ws->gauges.in_flight) < 0) {
+	    slot_pool_init(&w->pool, (size_t)w->cfg->amqp_prefetch + 256, &w->ws->gauges.in_flight) < 0) {
 		log_error("out of memory");
 		return -1;
 	}

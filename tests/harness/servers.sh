@@ -373,7 +373,7 @@ start_rabbitmq() {
 	fi
 	AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
 	export AMQP_PORT AMQP_URL RABBIT_NODE
-	echo '[].' >"$d/enabled_plugins"
+	echo "[${_H_RABBIT_PLUGINS:-}]." >"$d/enabled_plugins"
 	if (($# > 0)); then
 		for line in "$@"; do
 			echo "$line"
@@ -422,6 +422,71 @@ start_rabbitmq() {
 	_H_RABBIT_TRIES=0
 	h_log "rabbitmq $RABBIT_NODE up on $AMQP_PORT in" \
 		"$(($(_h_now_ms) - start))ms (pid $RABBIT_PID)"
+}
+
+# make_test_certs DIR: certificates made by openssl for the TLS tests
+# (EC P-256, valid 2 days): ca.pem (key ca.key); server.pem/server.key
+# for the name "localhost" only (no IP address in it, so 127.0.0.1 fails
+# the host name check); client.pem/client.key, CN relay-ext (a client
+# certificate, for EXTERNAL login); other-ca.pem, a CA that signed none
+# of them.
+make_test_certs() {
+	local dir=$1 name
+	harness_require openssl
+	mkdir -p "$dir"
+	(
+		cd "$dir" || exit 1
+		for name in ca other-ca; do
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-keyout "$name.key" -out "$name.pem" -days 2 -subj "/CN=er-test-$name" \
+				-addext basicConstraints=critical,CA:TRUE 2>/dev/null || exit 1
+		done
+		_h_cert server /CN=localhost 'subjectAltName=DNS:localhost
+extendedKeyUsage=serverAuth' || exit 1
+		_h_cert client /CN=relay-ext 'extendedKeyUsage=clientAuth' || exit 1
+		chmod 0600 ./*.key
+	) || {
+		echo "make_test_certs: openssl failed in $dir" >&2
+		return 1
+	}
+}
+
+# _h_cert NAME SUBJECT EXTENSIONS: NAME.pem and NAME.key signed by ca.pem.
+_h_cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null &&
+		printf 'basicConstraints=CA:FALSE\n%s\n' "$3" >"$1.ext" &&
+		openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+			-out "$1.pem" -days 2 -extfile "$1.ext" 2>/dev/null
+}
+
+# start_rabbitmq_tls [CONF_LINE...]: start_rabbitmq with a TLS listener
+# on 127.0.0.1:AMQPS_PORT as well as the plain one, certificates from
+# make_test_certs in TLS_DIR ($HARNESS_TMP/tls), a client certificate
+# verified when one is sent (not required), and EXTERNAL login offered
+# (plugin rabbitmq_auth_mechanism_ssl; the user is the certificate's CN).
+# Exports AMQPS_PORT and TLS_DIR; a restart keeps both.
+start_rabbitmq_tls() {
+	TLS_DIR=$HARNESS_TMP/tls
+	[[ -f $TLS_DIR/ca.pem ]] || make_test_certs "$TLS_DIR" || return 1
+	[[ -n ${AMQPS_PORT:-} ]] || AMQPS_PORT=$(free_port) || return 1
+	export AMQPS_PORT TLS_DIR
+	_H_RABBIT_PLUGINS=rabbitmq_auth_mechanism_ssl start_rabbitmq \
+		"listeners.ssl.default = 127.0.0.1:$AMQPS_PORT" \
+		"ssl_options.cacertfile = $TLS_DIR/ca.pem" \
+		"ssl_options.certfile = $TLS_DIR/server.pem" \
+		"ssl_options.keyfile = $TLS_DIR/server.key" \
+		"ssl_options.verify = verify_peer" \
+		"ssl_options.fail_if_no_peer_cert = false" \
+		"auth_mechanisms.1 = PLAIN" \
+		"auth_mechanisms.2 = AMQPLAIN" \
+		"auth_mechanisms.3 = EXTERNAL" \
+		"ssl_cert_login_from = common_name" \
+		"$@" || return 1
+	wait_for _h_port_open "$AMQPS_PORT" --deadline 30 || {
+		echo "start_rabbitmq_tls: no TLS listener on $AMQPS_PORT" >&2
+		return 1
+	}
 }
 
 _h_rmq_port_or_dead() {

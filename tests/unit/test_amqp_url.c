@@ -1,6 +1,7 @@
 /*
  * amqp_url: rabbitmq.url elements read as the Go AMQP clients read them
- * (the vhost rule above all), their errors, and password masking.
+ * (the vhost rule above all, the TLS parameters), their errors, and the
+ * one masking rule of redact.h (URLs, settings, librdkafka properties).
  */
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include "common/amqp_url.h"
+#include "common/redact.h"
 
 static const struct {
 	const char *url;
@@ -81,6 +83,46 @@ Test(amqp_url, go_client_forms)
 	}
 }
 
+/* The TLS parameters of the Go clients' URIs, and auth_mechanism. */
+static const struct {
+	const char *url, *ca, *cert, *key, *sni;
+	enum amqp_url_auth auth;
+} tls[] = {
+	{ "amqps://h/", "", "", "", "", AMQP_AUTH_UNSET },
+	{ "amqps://u:p@mq:5671/prod?cacertfile=/etc/ca.pem&certfile=/etc/c.pem&keyfile=/etc/k.pem"
+	  "&server_name_indication=mq.example.com&auth_mechanism=external&heartbeat=10",
+	  "/etc/ca.pem", "/etc/c.pem", "/etc/k.pem", "mq.example.com", AMQP_AUTH_EXTERNAL },
+	{ "amqps://h/?cacertfile=%2Fsrv%2Fmy%20ca.pem&auth_mechanism=PLAIN", "/srv/my ca.pem", "",
+	  "", "", AMQP_AUTH_PLAIN },
+	{ "amqps://h/?server_name_indication=10.0.0.1&auth_mechanism=External", "", "", "",
+	  "10.0.0.1", AMQP_AUTH_EXTERNAL },
+	{ "amqp://h/?auth_mechanism=plain", "", "", "", "", AMQP_AUTH_PLAIN },
+};
+
+Test(amqp_url, tls_parameters)
+{
+	for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++) {
+		struct amqp_url u;
+		char msg[256] = "";
+		int rc = amqp_url_parse(tls[i].url, strlen(tls[i].url), &u, msg, sizeof(msg));
+
+		cr_expect(rc == 0, "%s: got error \"%s\", want success", tls[i].url, msg);
+		if (rc != 0)
+			continue;
+		cr_expect_str_eq(u.cacertfile, tls[i].ca, "%s: cacertfile: got \"%s\", want \"%s\"",
+		    tls[i].url, u.cacertfile, tls[i].ca);
+		cr_expect_str_eq(u.certfile, tls[i].cert, "%s: certfile: got \"%s\", want \"%s\"",
+		    tls[i].url, u.certfile, tls[i].cert);
+		cr_expect_str_eq(u.keyfile, tls[i].key, "%s: keyfile: got \"%s\", want \"%s\"",
+		    tls[i].url, u.keyfile, tls[i].key);
+		cr_expect_str_eq(u.server_name, tls[i].sni,
+		    "%s: server_name_indication: got \"%s\", want \"%s\"", tls[i].url, u.server_name,
+		    tls[i].sni);
+		cr_expect(u.auth == tls[i].auth, "%s: auth_mechanism: got %d, want %d", tls[i].url,
+		    (int)u.auth, (int)tls[i].auth);
+	}
+}
+
 static const struct {
 	const char *url, *want;
 } bad[] = {
@@ -100,14 +142,26 @@ static const struct {
 	{ "amqp://h/?heartbeat=x", "query parameter \"heartbeat\" must be an integer between 0 and 600" },
 	{ "amqp://h/?heartbeat=1&heartbeat=2", "query parameter \"heartbeat\" given twice" },
 	{ "amqp://h/?frame_max=100", "query parameter \"frame_max\" must be an integer between 4096 and 2147483647" },
-	{ "amqps://h/?cacertfile=/ca.pem", "query parameter \"cacertfile\": TLS options in the URL are not supported" },
-	{ "amqp://h/?auth_mechanism=external", "query parameter \"auth_mechanism\": only plain is supported" },
+	{ "amqp://h/?cacertfile=/ca.pem", "query parameter \"cacertfile\": only for amqps:// URLs" },
+	{ "amqp://h/?server_name_indication=h", "query parameter \"server_name_indication\": only for amqps:// URLs" },
+	{ "amqps://h/?cacertfile=ca.pem", "query parameter \"cacertfile\" must be an absolute path" },
+	{ "amqps://h/?keyfile=", "query parameter \"keyfile\" must not be empty" },
+	{ "amqps://h/?certfile=/a&certfile=/b", "query parameter \"certfile\" given twice" },
+	{ "amqps://h/?auth_mechanism=amqplain", "query parameter \"auth_mechanism\" must be plain or external" },
+	{ "amqps://h/?auth_mechanism=plain&auth_mechanism=external", "query parameter \"auth_mechanism\" given twice" },
+	{ "amqp://h/?auth_mechanism=external", "auth_mechanism=external logs in with a TLS client "
+	  "certificate: it needs an amqps:// URL" },
+	{ "amqps://h/?cacertfile=/a%zz", "query parameter \"cacertfile\": bad percent-encoding or too long" },
 	{ "amqp://u:12?cret@h/", "'@' after the host: a password or user holding '/', '?' or '@' "
 	  "must be percent-encoded (%2F, %3F, %40)" },
 	{ "amqp://u:s3/cret@h/", "'@' after the host: a password or user holding '/', '?' or '@' "
 	  "must be percent-encoded (%2F, %3F, %40)" },
 	{ "amqp://h/?prefetch=5", "unknown query parameter \"prefetch\" (known: heartbeat, "
-	  "connection_timeout, channel_max, frame_max, auth_mechanism)" },
+	  "connection_timeout, channel_max, frame_max, auth_mechanism, cacertfile, certfile, "
+	  "keyfile, server_name_indication)" },
+	{ "amqps://h/?verify=false", "unknown query parameter \"verify\" (known: heartbeat, "
+	  "connection_timeout, channel_max, frame_max, auth_mechanism, cacertfile, certfile, "
+	  "keyfile, server_name_indication)" },
 };
 
 Test(amqp_url, errors_name_the_part_never_the_password)
@@ -174,8 +228,68 @@ Test(amqp_url, mask)
 	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
 		char out[256];
 
-		amqp_url_mask(masks[i].in, strlen(masks[i].in), out, sizeof(out));
+		redact_url(masks[i].in, strlen(masks[i].in), out, sizeof(out));
 		cr_expect_str_eq(out, masks[i].want, "%s: got %s, want %s", masks[i].in, out,
 		    masks[i].want);
+	}
+}
+
+/* One masking rule: which settings and librdkafka properties are secrets. */
+static const struct {
+	const char *name;
+	int secret;
+} properties[] = {
+	{ "sasl.password", 1 },
+	{ "ssl.key.password", 1 },
+	{ "ssl.keystore.password", 1 },
+	{ "ssl.truststore.password", 1 },
+	{ "sasl.oauthbearer.client.secret", 1 },
+	{ "sasl.oauthbearer.config", 1 },
+	{ "ssl.key.pem", 1 },
+	{ "ssl.certificate.pem", 1 },	/* a PEM inline: masked rather than read */
+	{ "SASL.PASSWORD", 1 },
+	{ "sasl.password_file", 0 },	/* a path */
+	{ "ssl.key.pem_file", 0 },
+	{ "sasl.username", 0 },
+	{ "sasl.mechanism", 0 },
+	{ "security.protocol", 0 },
+	{ "ssl.key.location", 0 },
+	{ "ssl.ca.location", 0 },
+	{ "linger.ms", 0 },
+};
+
+Test(redact, properties)
+{
+	for (size_t i = 0; i < sizeof(properties) / sizeof(properties[0]); i++) {
+		int got = redact_property(properties[i].name, strlen(properties[i].name));
+
+		cr_expect(got == properties[i].secret, "%s: got %s, want %s", properties[i].name,
+		    got ? "secret" : "shown", properties[i].secret ? "secret" : "shown");
+	}
+	cr_expect(redact_setting("redis.password"), "redis.password: got shown, want secret");
+	cr_expect(!redact_setting("redis.password_file"), "redis.password_file: got secret");
+	cr_expect(!redact_setting("rabbitmq.tls_key_file"), "rabbitmq.tls_key_file: got secret");
+	cr_expect(!redact_setting("redis.username"), "redis.username: got secret");
+}
+
+static const struct {
+	const char *in, *want;
+} pairs[] = {
+	{ "sasl.password=hunter2", "sasl.password=********" },
+	{ "sasl.password=", "sasl.password=********" },
+	{ "sasl.password_file=/etc/er/kafka.pw", "sasl.password_file=/etc/er/kafka.pw" },
+	{ "linger.ms=5", "linger.ms=5" },
+	{ "sasl.password:hunter2", "********" },	/* not name=value: masked whole */
+	{ "linger.ms", "linger.ms" },
+};
+
+Test(redact, pairs)
+{
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		char out[64];
+
+		redact_pair(pairs[i].in, out, sizeof(out));
+		cr_expect_str_eq(out, pairs[i].want, "%s: got %s, want %s", pairs[i].in, out,
+		    pairs[i].want);
 	}
 }

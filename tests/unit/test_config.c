@@ -1,6 +1,7 @@
 /*
  * Unit tests of config: defaults, the libconfig file (nested and dotted
- * forms), environment overrides, redis.password_file, every error
+ * forms), environment overrides, redis.password_file and the other
+ * secret files (and a reload that may not read them any more), every error
  * message, and the exact error output of one multi-error file
  * (golden/config_errors.txt).
  *
@@ -301,6 +302,20 @@ static const struct {
 	{ "list secret masked", "kafka.properties = [ \"sasl.password=pw\", \"x.client.secret=s\" ];",
 	  "kafka.properties = [ \"sasl.password=********\", \"x.client.secret=********\" ];" },
 	{ "password masked", "redis.password = \"hunter2\";", "redis.password = \"********\";" },
+	{ "list secrets of every kind masked",
+	  "kafka.properties = [ \"ssl.keystore.password=a\", \"ssl.key.pem=b\", "
+	  "\"sasl.oauthbearer.config=c\", \"sasl.oauthbearer.client.secret=d\", \"sasl.username=u\" ];",
+	  "kafka.properties = [ \"ssl.keystore.password=********\", \"ssl.key.pem=********\", "
+	  "\"sasl.oauthbearer.config=********\", \"sasl.oauthbearer.client.secret=********\", "
+	  "\"sasl.username=u\" ];" },
+	{ "url TLS parameters", "rabbitmq.url = \"amqps://u:pw@mq/v?cacertfile=/etc/ca.pem&"
+	  "server_name_indication=mq.example.com\";",
+	  "rabbitmq.url = \"amqps://u:********@mq/v?cacertfile=/etc/ca.pem&"
+	  "server_name_indication=mq.example.com\";" },
+	{ "TLS settings", "rabbitmq = { tls_ca_file = \"/etc/ca.pem\"; tls_verify_peer = false; };",
+	  "rabbitmq.tls_ca_file = \"/etc/ca.pem\";" },
+	{ "redis user", "redis = { username = \"relay\"; password = \"pw\"; };",
+	  "redis.username = \"relay\";" },
 	{ "mixed forms", "rabbitmq = { queue = \"q\"; };\nrabbitmq.prefetch = 7;\n",
 	  "rabbitmq.prefetch = 7;" },
 	{ "nested resilience", "resilience = { max_retries = 3; breaker_threshold = 9; };",
@@ -428,7 +443,43 @@ static const struct {
 	  "FILE:1: rabbitmq.url: port must be a number between 1 and 65535\n", 1 },
 	{ "url unknown query parameter", "rabbitmq.url = \"amqp://h/?heartbeat=5&frob=1\";\n",
 	  "FILE:1: rabbitmq.url: unknown query parameter \"frob\" (known: heartbeat, "
-	  "connection_timeout, channel_max, frame_max, auth_mechanism)\n", 1 },
+	  "connection_timeout, channel_max, frame_max, auth_mechanism, cacertfile, certfile, "
+	  "keyfile, server_name_indication)\n", 1 },
+	{ "url TLS parameter on amqp://", "rabbitmq.url = \"amqp://h/?cacertfile=/ca.pem\";\n",
+	  "FILE:1: rabbitmq.url: query parameter \"cacertfile\": only for amqps:// URLs\n", 1 },
+	{ "url relative certfile", "rabbitmq.url = \"amqps://h/?certfile=c.pem\";\n",
+	  "FILE:1: rabbitmq.url: query parameter \"certfile\" must be an absolute path\n", 1 },
+	{ "url external without a certificate", "\nrabbitmq.url = \"amqps://h/?auth_mechanism=external\";\n",
+	  "FILE:2: rabbitmq.url: external logs in with a TLS client certificate: set "
+	  "rabbitmq.tls_cert_file and rabbitmq.tls_key_file (or the URL's certfile and keyfile)\n", 1 },
+	{ "setting external on amqp://", "rabbitmq.auth_mechanism = \"external\";\n",
+	  "FILE:1: rabbitmq.auth_mechanism: external logs in with a TLS client certificate: it "
+	  "needs an amqps:// URL\n", 1 },
+	{ "auth mechanism unknown", "rabbitmq.auth_mechanism = \"amqplain\";\n",
+	  "FILE:1: rabbitmq.auth_mechanism: must be plain or external\n", 1 },
+	{ "certificate without key", "rabbitmq.url = \"amqp://a,amqps://b\";\n"
+	  "rabbitmq.tls_cert_file = \"/c.pem\";\n",
+	  "FILE:2: rabbitmq.tls_cert_file: URL 2 of 2: a client certificate needs its key and a "
+	  "key its certificate (rabbitmq.tls_cert_file and rabbitmq.tls_key_file, or the URL's "
+	  "certfile and keyfile)\n", 1 },
+	{ "TLS file relative", "rabbitmq.tls_ca_file = \"ca.pem\";\n",
+	  "FILE:1: rabbitmq.tls_ca_file: must be an absolute path\n", 1 },
+	{ "key file unreadable", "rabbitmq.url = \"amqps://h\";\nrabbitmq.tls_cert_file = \"/c\";\n"
+	  "rabbitmq.tls_key_file = \"/nonexistent/key.pem\";\n",
+	  "FILE:3: rabbitmq.tls_key_file: cannot read /nonexistent/key.pem: No such file or "
+	  "directory\n", 1 },
+	{ "rediss address", "redis.address = \"rediss://:pw@redis.example.com:6380\";\n",
+	  "FILE:1: redis.address: rediss:// (Redis over TLS) is not supported: hiredis 0.14 has "
+	  "no TLS; run a local TLS tunnel (such as stunnel) to the server and give the tunnel's "
+	  "host:port here (see TLS in event-relay.conf(5))\n", 1 },
+	{ "redis address with a scheme", "redis.address = \"redis://h:6379\";\n",
+	  "FILE:1: redis.address: must be host:port, without a scheme (\"redis://\")\n", 1 },
+	{ "kafka file relative", "kafka.properties = [ \"sasl.password_file=pw\" ];\n",
+	  "FILE:1: kafka.properties: pw: must be an absolute path\n", 1 },
+	{ "kafka file unreadable", "kafka.properties = [ \"sasl.password_file=/nonexistent/pw\" ];\n",
+	  "FILE:1: kafka.properties: cannot read /nonexistent/pw: No such file or directory\n", 1 },
+	{ "kafka file is a directory", "kafka.properties = [ \"ssl.key.password_file=/\" ];\n",
+	  "FILE:1: kafka.properties: cannot read /: not a regular file\n", 1 },
 	{ "level unknown", "log.level = \"loud\";\n",
 	  "FILE:1: log.level: must be error, warn, info or debug\n", 1 },
 	{ "level as int", "log.level = 3;\n", "FILE:1: log.level: expected a string\n", 1 },
@@ -558,6 +609,7 @@ static const struct {
 	{ "KAFKA_TOPIC", "orders-out", "kafka.topic = \"orders-out\";" },
 	{ "REDIS_ADDR", "redis:6380", "redis.address = \"redis:6380\";" },
 	{ "REDIS_PASSWORD", "hunter2", "redis.password = \"********\";" },
+	{ "REDIS_USERNAME", "relay", "redis.username = \"relay\";" },
 	{ "REDIS_ON_FAILURE", "bypass", "redis.on_failure = \"bypass\";" },
 	{ "CONTROL_SOCKET", "/run/relay2/ctl", "control.socket = \"/run/relay2/ctl\";" },
 	{ "ROUTES_DIR", "/srv/routes", "routes_dir = \"/srv/routes\";" },
@@ -765,6 +817,132 @@ Test(config, password_file_conflicts_with_env_password)
 	    cfg.redis_password);
 	result_free(&r);
 	config_free(&cfg);
+	free(text);
+}
+
+/*
+ * Secret files: read once at load (a key named by two URLs too), kept
+ * for config_secret(), never in the dump, which shows their paths.
+ */
+Test(config, secret_files_are_read_and_never_shown)
+{
+	const char *pw = write_file("kpw", "k-s3cret\n");
+	const char *key = write_file("key.pem", "-----BEGIN PRIVATE KEY-----\nKEYBYTES\n"
+	    "-----END PRIVATE KEY-----\n");
+	const char *pem = write_file("client.pem", "PEMLINE1\nPEMLINE2\n");
+	struct er_config cfg;
+	const char *v;
+	size_t len = 0;
+	char *text, *want;
+	struct result r;
+
+	cr_assert(asprintf(&text, "kafka.properties = [ \"sasl.password_file=%s\", "
+	    "\"ssl.key.pem_file=%s\" ];\nrabbitmq.url = \"amqps://a/?certfile=/c.pem&keyfile=%s&"
+	    "auth_mechanism=external,amqps://b/\";\nrabbitmq.tls_cert_file = \"/c.pem\";\n"
+	    "rabbitmq.tls_key_file = \"%s\";\n", pw, pem, key, key) > 0);
+	r = load_text(&cfg, text, NULL);
+	cr_expect(r.n == 0, "errors: got %d (%s), want 0", r.n, r.errs);
+	cr_expect(cfg.nsecrets == 3, "secrets: got %zu, want 3 (one per file)", cfg.nsecrets);
+	v = config_secret(&cfg, pw, &len);
+	cr_expect(v != NULL && strcmp(v, "k-s3cret") == 0 && len == 8,
+	    "sasl.password_file: got \"%s\" (%zu bytes), want k-s3cret without its newline",
+	    v != NULL ? v : "(none)", len);
+	v = config_secret(&cfg, key, &len);
+	cr_expect(v != NULL && strstr(v, "KEYBYTES") != NULL && len == 63,
+	    "key file: got %zu bytes, want the whole 63-byte file", len);
+	v = config_secret(&cfg, pem, &len);
+	cr_expect(v != NULL && strcmp(v, "PEMLINE1\nPEMLINE2\n") == 0,
+	    "ssl.key.pem_file: got \"%s\", want the whole file", v != NULL ? v : "(none)");
+	cr_expect(config_secret(&cfg, "/c.pem", NULL) == NULL, "a certificate is no secret");
+	cr_expect(strstr(r.dump, "k-s3cret") == NULL && strstr(r.dump, "KEYBYTES") == NULL &&
+	    strstr(r.dump, "PEMLINE") == NULL, "the dump shows a secret:\n%s", r.dump);
+	cr_assert(asprintf(&want, "kafka.properties = [ \"sasl.password_file=%s\", "
+	    "\"ssl.key.pem_file=%s\" ];", pw, pem) > 0);
+	cr_expect(has_line(r.dump, want), "dump: got\n%s\nwant a line %s", r.dump, want);
+	result_free(&r);
+	config_free(&cfg);
+	free(text);
+	free(want);
+}
+
+/* kafka.properties NAME_file: what the file may hold, and what conflicts. */
+static const struct {
+	const char *name, *content, *extra, *want_errs;
+} kafka_file_cases[] = {
+	{ "one line", "pw\n", "", "" },
+	{ "crlf", "pw\r\n", "", "" },
+	{ "two lines", "pw\nmore\n", "", "FILE:1: kafka.properties: TMP/kpw must hold one line of text\n" },
+	{ "empty", "\n", "", "FILE:1: kafka.properties: TMP/kpw must hold one line, not nothing\n" },
+	{ "both forms", "pw\n", ", \"sasl.password=x\"",
+	  "FILE:1: kafka.properties: sasl.password and sasl.password_file: give one of them\n" },
+};
+
+Test(config, kafka_secret_files)
+{
+	for (size_t i = 0; i < sizeof(kafka_file_cases) / sizeof(kafka_file_cases[0]); i++) {
+		const char *pw = write_file("kpw", kafka_file_cases[i].content);
+		struct er_config cfg;
+		char *text;
+		struct result r;
+
+		cr_assert(asprintf(&text, "kafka.properties = [ \"sasl.password_file=%s\"%s ];\n", pw,
+		    kafka_file_cases[i].extra) > 0);
+		r = load_text(&cfg, text, NULL);
+		cr_expect_str_eq(r.errs, kafka_file_cases[i].want_errs, "%s: errors: got %s, want %s",
+		    kafka_file_cases[i].name, r.errs, kafka_file_cases[i].want_errs);
+		if (*kafka_file_cases[i].want_errs == '\0')
+			cr_expect_str_eq(config_secret(&cfg, pw, NULL), "pw", "%s: got %s, want pw",
+			    kafka_file_cases[i].name, config_secret(&cfg, pw, NULL));
+		result_free(&r);
+		config_free(&cfg);
+		free(text);
+	}
+}
+
+/*
+ * A reload by a master that gave up root: a secret file it may not read
+ * keeps what was read before from the same path; a new path is an error.
+ */
+Test(config, reload_keeps_secrets_it_may_no_longer_read)
+{
+	const char *pw = write_file("kpw", "k-s3cret\n");
+	const char *rpw = write_file("rpw", "r-s3cret\n");
+	struct er_config prev, next, bare;
+	char *text, *errs = NULL;
+	size_t len;
+	FILE *f;
+	int n;
+
+	cr_assert(asprintf(&text, "kafka.properties = [ \"sasl.password_file=%s\" ];\n"
+	    "redis.password_file = \"%s\";\n", pw, rpw) > 0);
+	write_file("test.conf", text);
+	free(text);
+	cr_assert(asprintf(&text, "%s/test.conf", tmpdir) > 0);
+	cr_assert(config_load(&prev, text, table_getenv, stderr) == 0);
+	cr_assert(chmod(pw, 0) == 0 && chmod(rpw, 0) == 0 && chmod(tmpdir, 0711) == 0);
+	if (geteuid() == 0)	/* root reads any file: be somebody else */
+		cr_assert(seteuid(65534) == 0, "seteuid: %s", strerror(errno));
+	f = open_memstream(&errs, &len);
+	n = config_reload(&next, text, table_getenv, f, &prev);
+	fclose(f);
+	cr_expect(n == 0, "reload: got %d errors (%s), want 0", n, errs);
+	cr_expect_str_eq(config_secret(&next, pw, NULL), "k-s3cret", "kafka secret: got %s",
+	    config_secret(&next, pw, NULL));
+	cr_expect_str_eq(next.redis_password, "r-s3cret", "redis password: got %s",
+	    next.redis_password);
+	free(errs);
+	errs = NULL;
+	f = open_memstream(&errs, &len);
+	n = config_load(&bare, text, table_getenv, f);
+	fclose(f);
+	cr_expect(n == 2 && strstr(errs, "Permission denied") != NULL,
+	    "a load without the configuration before: got %d errors (%s), want 2", n, errs);
+	if (getuid() == 0)
+		cr_assert(seteuid(0) == 0);
+	config_free(&prev);
+	config_free(&next);
+	config_free(&bare);
+	free(errs);
 	free(text);
 }
 

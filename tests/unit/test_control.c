@@ -118,6 +118,9 @@ make_shm(void)
 	stat_set(&w1->gauges.breaker_open, 1);
 	stat_set(&w1->gauges.paused, 1);
 	stats_reason_set(&w1->reason[REASON_REDIS], "redis: 127.0.0.1:6379: connect: Connection refused");
+	/* A ready worker with a parked route: a warning, not a reason it is not ready. */
+	stats_reason_set(&w0->reason[REASON_AMQP],
+	    "amqp: route audit: check queue audit: channel closed: 404 NOT_FOUND");
 	return shm;
 }
 

@@ -427,8 +427,12 @@ Test(routes, seed_format_detection)
 		const char *mapping;
 		enum route_format want;
 	} cases[] = {
+		/* timestamp: amqp (the default) and topic templates need the mapping */
 		{ "id: json:event_id\n    value: json:payload\n"
-		  "    headers: {correlation_id: json:correlation_id}\n", ROUTE_FMT_SEED_JSON },
+		  "    headers: {correlation_id: json:correlation_id}\n", ROUTE_FMT_MAPPED },
+		{ "id: json:event_id\n    value: json:payload\n"
+		  "    headers: {correlation_id: json:correlation_id}\n    timestamp: now\n",
+		  ROUTE_FMT_SEED_JSON },
 		{ "id: json:event_id\n    key: id\n    value: json:payload\n"
 		  "    headers: {correlation_id: json:correlation_id}\n"
 		  "    timestamp: now\n    trace_context: false\n", ROUTE_FMT_SEED_JSON },
@@ -462,6 +466,19 @@ Test(routes, seed_format_detection)
 		parsed_free(&p);
 		free(text);
 	}
+}
+
+/* A topic template needs the mapping even with the implicit route's mapping. */
+Test(routes, seed_mapping_with_template_is_mapped)
+{
+	struct parsed p = parse("routes:\n  - name: r\n    queue: q\n    topic: \"t.{routing_key}\"\n"
+	    "    id: json:event_id\n    value: json:payload\n"
+	    "    headers: {correlation_id: json:correlation_id}\n    timestamp: now\n");
+
+	cr_assert(p.n == 0 && p.rs.n == 1, "errors %d (%s)", p.n, p.errs);
+	cr_expect(p.rs.v[0].format == ROUTE_FMT_MAPPED, "format: got %d, want mapped",
+	    (int)p.rs.v[0].format);
+	parsed_free(&p);
 }
 
 static int
