@@ -177,7 +177,7 @@ cmd_reload(struct ctl *c, int argc, char **argv)
 			    ctl_json_num(reply, "workers_started", 0),
 			    ctl_json_num(reply, "workers_stopped", 0),
 			    ctl_json_num(reply, "duration_ms", 0));
-		printf("\nchanged settings:\n");
+		printf("\nchanged (settings and routes):\n");
 		ctl_json_strings(reply, "changed", print_line, stdout);
 		if (strstr(reply, "\"needs_restart\":[\"") != NULL) {
 			printf("needs a restart to take effect:\n");

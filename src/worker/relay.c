@@ -729,8 +729,14 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 		log_warn("delivery %llu: no memory to keep its properties for a dead-letter copy",
 		    (unsigned long long)s->tag);
 	if (s->reason != DLQ_NONE) {
-		log_warn("poison message (route %s, delivery %llu, %zu bytes): %s", s->route->name,
-		    (unsigned long long)s->tag, s->body_len, dlq_reason_name(s->reason));
+		if (s->ev.id[0] != '\0')
+			log_warn("poison message %s (route %s, delivery %llu, %zu bytes): %s", s->ev.id,
+			    s->route->name, (unsigned long long)s->tag, s->body_len,
+			    dlq_reason_name(s->reason));
+		else
+			log_warn("poison message (route %s, delivery %llu, %zu bytes): %s",
+			    s->route->name, (unsigned long long)s->tag, s->body_len,
+			    dlq_reason_name(s->reason));
 		s->ev.id[0] = '\0';
 		dead_letter(w, s, props);
 		return;
