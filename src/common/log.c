@@ -249,6 +249,29 @@ put_json(char *buf, size_t n, size_t cap, const char *s)
 	return n;
 }
 
+/*
+ * A text line's message: a control character (a newline in an event id
+ * read from a message, say) is written \xNN, so that one call is one
+ * line and no message can forge another.
+ */
+static size_t
+put_text(char *buf, size_t n, size_t cap, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p != 0x7f) {
+			if (n + 1 > cap)
+				break;
+			buf[n++] = (char)*p;
+		} else {
+			if (n + 4 > cap)
+				break;
+			snprintf(buf + n, 5, "\\x%02x", *p);
+			n += 4;
+		}
+	}
+	return n;
+}
+
 size_t
 log_format_line(char *buf, size_t bufsz, enum log_format format, const struct log_line *l)
 {
@@ -265,7 +288,7 @@ log_format_line(char *buf, size_t bufsz, enum log_format format, const struct lo
 		snprintf(head, sizeof(head), " %s[%ld] %s: ", l->process, l->pid,
 		    level_names[l->level]);
 		n = put(buf, n, bufsz - 2, head);
-		n = put(buf, n, bufsz - 2, l->msg);
+		n = put_text(buf, n, bufsz - 2, l->msg);
 	} else {
 		/* Room is kept for what follows each field, so every line closes. */
 		n = put(buf, 0, bufsz, "{\"time\":\"");

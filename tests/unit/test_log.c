@@ -129,6 +129,19 @@ Test(log, text_line)
 	cr_expect_str_eq(got, want, "got\n%s\nwant\n%s", got, want);
 }
 
+/* A message cannot forge a second text line: control bytes are written \xNN. */
+Test(log, text_line_control_bytes)
+{
+	struct log_line l = line_base;
+	const char *want = "2026-12-02T03:59:41.006Z worker 1[8439] info: poison message ev\\x0a"
+	    "2026-12-02 x\\x1b[1m\\x7f caf\xc3\xa9\n";
+	char got[256];
+
+	l.msg = "poison message ev\n2026-12-02 x\x1b[1m\x7f caf\xc3\xa9";
+	log_format_line(got, sizeof(got), LOG_FMT_TEXT, &l);
+	cr_expect_str_eq(got, want, "got\n%s\nwant\n%s", got, want);
+}
+
 /*
  * A message too long for the buffer is cut, never inside an escape or a
  * UTF-8 character, and the line still closes: `want` is the message part
