@@ -278,9 +278,12 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 		teardown(&w);
 		return 1;
 	}
-	for (size_t i = 0; i < routes->n; i++)
-		log_info("started: route %s: queue %s -> topic %s", routes->v[i].name,
-		    routes->v[i].queue, routes->v[i].topic);
+	if (routes->n == 1)
+		log_info("started: queue %s -> topic %s", routes->v[0].queue, routes->v[0].topic);
+	else
+		for (size_t i = 0; i < routes->n; i++)
+			log_info("started: route %s: queue %s -> topic %s", routes->v[i].name,
+			    routes->v[i].queue, routes->v[i].topic);
 	for (;;) {
 		struct pollfd pfd[5];
 		int nfd = 0, ia = -1, ik, ir = -1, il, is;

@@ -96,7 +96,12 @@ grep -q 'worker 0: the new process was not ready in time' <<<"$out" ||
 	h_fail "the failed reload does not say why: $out"
 h_log "reload with no Kafka broker refused after the ready timeout:"
 sed 's/^/    /' <<<"$out" >&2
-[[ $(worker_pids | sort | tr '\n' ' ') == "$pids_before" ]] ||
+# The reply comes when the new process is told to stop: it may still be
+# leaving.
+same_workers() {
+	[[ $(worker_pids | sort | tr '\n' ' ') == "$pids_before" ]]
+}
+wait_for --deadline 20 same_workers ||
 	h_fail "workers changed across the failed reload: $pids_before -> $(worker_pids | tr '\n' ' ')"
 status=$(relayctl status --json)
 [[ $status == *'"generation":2,'* ]] || h_fail "/status after the failed reload: not generation 2: $status"
