@@ -234,7 +234,7 @@ getent group event-relay >/dev/null || h_fail "no group event-relay"
 cp /usr/share/doc/event-relay/examples/routes.d/10-binary.yaml.example \
 	/etc/event-relay/routes.d/10-binary.yaml
 out=$(/usr/sbin/event-relayd -t 2>&1) || h_fail "event-relayd -t with an example route file: $out"
-[[ $out == *"routes from /etc/event-relay/routes.d"* ]] ||
+[[ $out == *" from /etc/event-relay/routes.d, "* ]] ||
 	h_fail "event-relayd -t did not read /etc/event-relay/routes.d: $out"
 rm /etc/event-relay/routes.d/10-binary.yaml
 # Enabled for both init systems (update-rc.d read the LSB header).
