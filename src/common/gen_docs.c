@@ -7,6 +7,7 @@
  *   gen-docs reasons    the dead-letter reasons of event-relayd(8)
  *   gen-docs commands   the commands of event-relayctl(8)
  *   gen-docs routes     the KEYS list of event-relay-routes(5)
+ *   gen-docs seccomp    a worker's allowed system calls, for event-relayd(8)
  * A build-time tool (noinst); man/Makefile.inc splices its output into
  * the .in pages.
  *
@@ -381,6 +382,64 @@ routes(void)
 	}
 }
 
+/*
+ * The seccomp allowlist (worker/seccomp.def), for event-relayd(8): one
+ * paragraph per group, then the rows of sanitizer builds.
+ */
+static void
+seccomp(void)
+{
+	static const struct {
+		const char *group, *name;
+		int sanitizer;
+	} rows[] = {
+#define GROUP(id, title)
+#define SYSCALL(name, group) { #group, #name, 0 },
+#define SANITIZER_SYSCALL(name, group) { #group, #name, 1 },
+#include "worker/seccomp.def"
+#undef GROUP
+#undef SYSCALL
+#undef SANITIZER_SYSCALL
+	};
+	static const struct {
+		const char *id, *title;
+	} groups[] = {
+#define GROUP(id, title) { #id, title },
+#define SYSCALL(name, group)
+#define SANITIZER_SYSCALL(name, group)
+#include "worker/seccomp.def"
+#undef GROUP
+#undef SYSCALL
+#undef SANITIZER_SYSCALL
+	};
+	size_t nrows = sizeof(rows) / sizeof(rows[0]);
+
+	for (int san = 0; san < 2; san++) {
+		for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+			int first = 1;
+
+			for (size_t i = 0; i < nrows; i++) {
+				if (rows[i].sanitizer != san || strcmp(rows[i].group, groups[g].id) != 0)
+					continue;
+				if (first) {
+					fputs(".TP\n", stdout);
+					if (san)
+						fputs("AddressSanitizer builds only: ", stdout);
+					text(groups[g].title);
+				} else {
+					fputs(",\n", stdout);
+				}
+				fputs("\\fB", stdout);
+				roff(rows[i].name, 1);
+				fputs("\\fR", stdout);
+				first = 0;
+			}
+			if (!first)
+				putchar('\n');
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -396,8 +455,11 @@ main(int argc, char **argv)
 		commands();
 	} else if (argc == 2 && strcmp(argv[1], "routes") == 0) {
 		routes();
+	} else if (argc == 2 && strcmp(argv[1], "seccomp") == 0) {
+		seccomp();
 	} else {
-		fputs("usage: gen-docs settings|env|metrics|reasons|commands|routes\n", stderr);
+		fputs("usage: gen-docs settings|env|metrics|reasons|commands|routes|seccomp\n",
+		    stderr);
 		return 1;
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -97,7 +97,8 @@ struct worker_slot {
 	uint64_t started_s;	/* CLOCK_REALTIME s of the current start */
 	uint64_t config_generation;	/* of the configuration it runs, by the master */
 	uint32_t pause_req;	/* 1: stop consuming (event-relayctl pause), by the master */
-	uint32_t reserved;
+	/* 1 + the system call its seccomp filter refused (SIGSYS), by the worker; 0: none */
+	uint32_t sigsys;
 	struct stats_values cur;	/* this incarnation, written by the worker */
 	struct stats_values retired;	/* earlier incarnations, by the master */
 	struct stats_gauges gauges;

@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/privileges.h"
 #include "common/route.h"
 #include "master/master.h"
 #include "master/module_load.h"
@@ -95,14 +97,47 @@ daemonize(int keep_stderr)
 	return 0;
 }
 
+/*
+ * Started as root, the daemon runs as `user` (see drop_privileges), or
+ * as root only when allow_root says so. Said on stderr, before the log
+ * is set up: exit status 1.
+ */
+static int
+root_allowed(const struct er_config *cfg, const char *label)
+{
+	if (geteuid() != 0 || (cfg->user != NULL && cfg->user[0] != '\0') || cfg->allow_root)
+		return 1;
+	fprintf(stderr, "event-relayd: %s: user: started as root with no user set: set user (and "
+	    "group) to the account the daemon runs as, or allow_root = true "
+	    "(EVENT_RELAY_ALLOW_ROOT=true) to run as root\n", label);
+	return 0;
+}
+
+/*
+ * The master gives up root here, once it has read everything only root
+ * may read (the configuration, the secret files), written the pid file
+ * and opened the log file; it binds the HTTP port and the control
+ * socket as `user`. The workers it forks inherit that, and
+ * worker/sandbox.c confines them further.
+ */
 static int
 drop_privileges(const struct er_config *cfg)
 {
 	struct passwd *pw;
+	char desc[256];
 	gid_t gid;
 
-	if (cfg->user == NULL || cfg->user[0] == '\0' || geteuid() != 0)
+	if (geteuid() != 0) {
+		/* Already unprivileged (systemd's User=, a container's USER). */
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 		return 0;
+	}
+	if (cfg->user == NULL || cfg->user[0] == '\0') {
+		log_warn("running as root (allow_root): set user to run unprivileged; the workers "
+		    "run as root without capabilities");
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		return 0;
+	}
 	pw = getpwnam(cfg->user);
 	if (pw == NULL) {
 		log_error("user: %s: no such user", cfg->user);
@@ -118,10 +153,23 @@ drop_privileges(const struct er_config *cfg)
 		}
 		gid = gr->gr_gid;
 	}
-	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
-		log_error("cannot switch to user %s: %s", cfg->user, strerror(errno));
+	if (pw->pw_uid == 0) {
+		log_error("user: %s is root: name an unprivileged account", cfg->user);
 		return -1;
 	}
+	if (priv_switch(pw->pw_uid, gid, desc, sizeof(desc)) < 0) {
+		log_error("cannot switch to user %s: %s", cfg->user, desc);
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		log_error("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+		return -1;
+	}
+	if (priv_verify(pw->pw_uid, gid, desc, sizeof(desc)) < 0) {
+		log_error("giving up root for user %s failed: %s", cfg->user, desc);
+		return -1;
+	}
+	log_info("privileges: master runs as user %s: %s", cfg->user, desc);
 	return 0;
 }
 
@@ -216,6 +264,11 @@ main(int argc, char **argv)
 		route_set_free(&routes);
 		config_free(&cfg);
 		return 0;
+	}
+	if (!root_allowed(&cfg, label)) {
+		route_set_free(&routes);
+		config_free(&cfg);
+		return 1;
 	}
 	log_set_level(cfg.log_level);
 	log_set_format(strcmp(cfg.log_format, "json") == 0 ? LOG_FMT_JSON : LOG_FMT_TEXT);

@@ -38,6 +38,7 @@
 #include "common/log.h"
 #include "common/route.h"
 #include "common/stats.h"
+#include "common/syscall_name.h"
 #include "master/control.h"
 #include "master/http.h"
 #include "master/master.h"
@@ -126,6 +127,7 @@ master_spawn(struct master *m, int p)
 	ws->generation++;
 	ws->config_generation = m->generation;
 	ws->pause_req = (uint32_t)m->paused;
+	ws->sigsys = 0;
 	ws->state = WS_STARTING;
 	ws->started_s = (uint64_t)time(NULL);
 	pr->active = 1;
@@ -193,6 +195,7 @@ child_died(struct master *m, pid_t pid, int status)
 	struct proc *pr = NULL;
 	struct worker_slot *ws;
 	int p, w, expected;
+	uint32_t nr;
 
 	for (p = 0; p < NSLOTS; p++) {
 		if (m->procs[p].pid == pid) {
@@ -209,6 +212,12 @@ child_died(struct master *m, pid_t pid, int status)
 		log_info("worker %d (pid %ld) stopped", w, (long)pid);
 	else if (WIFEXITED(status))
 		log_warn("worker %d (pid %ld) exited with status %d", w, (long)pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS &&
+	    (nr = __atomic_load_n(&ws->sigsys, __ATOMIC_RELAXED)) != 0)
+		log_error("worker %d (pid %ld) killed by signal %d (SIGSYS): its seccomp filter "
+		    "refused system call %u (%s); see SECURITY in event-relayd(8)", w, (long)pid,
+		    SIGSYS, nr - 1, syscall_name((long)nr - 1) != NULL ?
+		    syscall_name((long)nr - 1) : "unknown");
 	else if (WIFSIGNALED(status))
 		log_warn("worker %d (pid %ld) killed by signal %d%s", w, (long)pid, WTERMSIG(status),
 		    WCOREDUMP(status) ? " (core dumped)" : "");

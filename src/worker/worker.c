@@ -26,6 +26,7 @@
 #include "common/route.h"
 #include "common/stats.h"
 #include "worker/relay.h"
+#include "worker/sandbox.h"
 #include "worker/worker.h"
 
 #define READ_BATCH 512
@@ -200,6 +201,9 @@ setup(struct worker *w)
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+	/* Before the first thread (librdkafka's): see sandbox.h. */
+	if (sandbox_enter(w->cfg, w->ws) < 0)
+		return -1;
 
 	w->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull + 1;
 	breaker_init(&w->breaker, (unsigned)w->cfg->breaker_threshold, (uint64_t)w->cfg->breaker_open_ms,

@@ -7,7 +7,11 @@
 #                                variables pointing at the private servers;
 #                                waits for /ready; sets RELAY_PID, METRICS_URL,
 #                                CONTROL_SOCKET
-#   spawn_relay [VAR=VALUE...]   the same without waiting for /ready
+#   spawn_relay [VAR=VALUE...]   the same without waiting for /ready;
+#                                with ER_RELAY_WRAP set (e.g. "strace -D -f
+#                                -o FILE"), event-relayd runs under that
+#                                command, keeping its pid (tests/tools/
+#                                seccomp_trace.py)
 #   metric SERIES                print the value of one /metrics series
 #   wait_metric SERIES OP VALUE [DEADLINE_S]
 #   worker_pids                  the relay's worker processes
@@ -61,7 +65,8 @@ spawn_relay() {
 		for kv in "$@"; do
 			export "${kv?}"
 		done
-		exec "$ER_RELAYD" -f -c "$HARNESS_TMP/relay.conf"
+		# shellcheck disable=SC2086
+		exec ${ER_RELAY_WRAP-} "$ER_RELAYD" -f -c "$HARNESS_TMP/relay.conf"
 	) >>"$HARNESS_TMP/relay.log" 2>&1 &
 	RELAY_PID=$!
 	harness_track_pid "$RELAY_PID"

@@ -35,6 +35,14 @@ TCP_PROXY=${TCP_PROXY:-$ER_BUILDDIR/tests/tools/tcp-proxy}
 READ_TOPIC=${READ_TOPIC:-$ER_SRCDIR/tests/harness/read_topic.sh}
 export ER_SRCDIR ER_BUILDDIR ER_PUBLISH KAFKA_MOCK TCP_PROXY READ_TOPIC
 
+# Started as root with no `user` setting, event-relayd refuses to run
+# unless allow_root is set (event-relayd(8), SECURITY). The tests run as
+# whoever runs them, root included, on private servers: allow it. A test
+# of the refusal itself unsets it (sec_privileges.sh).
+if [[ $(id -u) == 0 ]]; then
+	export EVENT_RELAY_ALLOW_ROOT=${EVENT_RELAY_ALLOW_ROOT-true}
+fi
+
 # Where the Debian package keeps the real scripts. The /usr/sbin wrappers
 # would su to the rabbitmq user and use its cookie and /var/log files; the
 # harness runs the node as the invoking user with a private HOME instead.

@@ -24,12 +24,14 @@ METRICS_URL=http://127.0.0.1:8080
 go_url="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
 
 # go_env CMD...: exec CMD with a clean environment holding only the
-# replaced service's variables (and what the sanitizer build needs).
+# replaced service's variables (and what the sanitizer build and a run
+# as root need).
 # It replaces the shell it runs in: call it in $(...) or ( ... ) &.
 go_env() {
 	exec env -i PATH="$PATH" HOME="$tmp" \
 		${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
 		${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
+		${EVENT_RELAY_ALLOW_ROOT:+EVENT_RELAY_ALLOW_ROOT="$EVENT_RELAY_ALLOW_ROOT"} \
 		RABBITMQ_URL="$go_url" RABBITMQ_QUEUE=events \
 		KAFKA_BROKERS="$KAFKA_BROKERS" REDIS_ADDR="$REDIS_ADDR" \
 		LOG_LEVEL=info WORKER_COUNT=2 "$@"

@@ -620,6 +620,8 @@ static const struct {
 	{ "METRICS_LISTEN", "0.0.0.0:9100", "metrics.listen = \"0.0.0.0:9100\";" },
 	{ "LOG_LEVEL", "warning", "log.level = \"warn\";" },
 	{ "LOG_FORMAT", "json", "log.format = \"json\";" },
+	{ "EVENT_RELAY_ALLOW_ROOT", "true", "allow_root = true;" },
+	{ "EVENT_RELAY_SECCOMP", "false", "seccomp = false;" },
 };
 
 Test(config, env_overrides)
