@@ -382,23 +382,34 @@ routes(void)
 	}
 }
 
+/* One system call of the allowlist, bold, without its line break. */
+static void
+syscall_row(const char *name)
+{
+	fputs("\\fB", stdout);
+	roff(name, 1);
+	fputs("\\fR", stdout);
+}
+
 /*
  * The seccomp allowlist (worker/seccomp.def), for event-relayd(8): one
- * paragraph per group, then the rows of sanitizer builds.
+ * paragraph per group, then one of the rows of sanitizer builds.
  */
 static void
 seccomp(void)
 {
 	static const struct {
-		const char *group, *name;
+		const char *group, *name, *arg0;
 		int sanitizer;
 	} rows[] = {
 #define GROUP(id, title)
-#define SYSCALL(name, group) { #group, #name, 0 },
-#define SANITIZER_SYSCALL(name, group) { #group, #name, 1 },
+#define SYSCALL(name, group) { #group, #name, NULL, 0 },
+#define SYSCALL_ARG0(name, group, ...) { #group, #name, #__VA_ARGS__, 0 },
+#define SANITIZER_SYSCALL(name, group) { #group, #name, NULL, 1 },
 #include "worker/seccomp.def"
 #undef GROUP
 #undef SYSCALL
+#undef SYSCALL_ARG0
 #undef SANITIZER_SYSCALL
 	};
 	static const struct {
@@ -406,38 +417,55 @@ seccomp(void)
 	} groups[] = {
 #define GROUP(id, title) { #id, title },
 #define SYSCALL(name, group)
+#define SYSCALL_ARG0(name, group, ...)
 #define SANITIZER_SYSCALL(name, group)
 #include "worker/seccomp.def"
 #undef GROUP
 #undef SYSCALL
+#undef SYSCALL_ARG0
 #undef SANITIZER_SYSCALL
 	};
 	size_t nrows = sizeof(rows) / sizeof(rows[0]);
+	int first = 1;
 
-	for (int san = 0; san < 2; san++) {
-		for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
-			int first = 1;
+	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+		char title[512];
 
-			for (size_t i = 0; i < nrows; i++) {
-				if (rows[i].sanitizer != san || strcmp(rows[i].group, groups[g].id) != 0)
-					continue;
-				if (first) {
-					fputs(".TP\n", stdout);
-					if (san)
-						fputs("AddressSanitizer builds only: ", stdout);
-					text(groups[g].title);
-				} else {
-					fputs(",\n", stdout);
-				}
-				fputs("\\fB", stdout);
-				roff(rows[i].name, 1);
-				fputs("\\fR", stdout);
-				first = 0;
+		first = 1;
+		for (size_t i = 0; i < nrows; i++) {
+			if (rows[i].sanitizer || strcmp(rows[i].group, groups[g].id) != 0)
+				continue;
+			if (first) {
+				snprintf(title, sizeof(title), "%s:", groups[g].title);
+				fputs(".PP\n", stdout);
+				text(title);
+			} else {
+				fputs(",\n", stdout);
 			}
-			if (!first)
-				putchar('\n');
+			syscall_row(rows[i].name);
+			if (rows[i].arg0 != NULL) {
+				fputs(" (", stdout);
+				roff(rows[i].arg0, 1);
+				fputs(" only)", stdout);
+			}
+			first = 0;
 		}
+		if (!first)
+			fputs(".\n", stdout);
 	}
+	first = 1;
+	for (size_t i = 0; i < nrows; i++) {
+		if (!rows[i].sanitizer)
+			continue;
+		if (first)
+			fputs(".PP\nAddressSanitizer builds (tests) only:\n", stdout);
+		else
+			fputs(",\n", stdout);
+		syscall_row(rows[i].name);
+		first = 0;
+	}
+	if (!first)
+		fputs(".\n", stdout);
 }
 
 int

@@ -154,7 +154,8 @@ drop_privileges(const struct er_config *cfg)
 		gid = gr->gr_gid;
 	}
 	if (pw->pw_uid == 0) {
-		log_error("user: %s is root: name an unprivileged account", cfg->user);
+		log_error("user: %s is root: name an unprivileged account (to run as root, leave "
+		    "user empty and set allow_root)", cfg->user);
 		return -1;
 	}
 	if (priv_switch(pw->pw_uid, gid, desc, sizeof(desc)) < 0) {

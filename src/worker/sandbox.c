@@ -14,7 +14,9 @@
  * at once, the master logs which call it was and restarts the worker
  * with its usual backoff. A call made under another architecture's
  * numbering (x32 on x86_64, a foreign AUDIT_ARCH) kills the process
- * outright: nothing legitimate does that.
+ * outright: nothing legitimate does that. Sanitizer builds (tests) add
+ * the SANITIZER_SYSCALL rows and drop the argument checks: AddressSanitizer
+ * and LeakSanitizer's exit-time check (ptrace, prctl) need them.
  *
  * The one thing to know: prctl() filters only the calling thread and
  * the threads it starts later, so sandbox_enter() must run before
@@ -71,36 +73,81 @@
 #endif
 #endif
 
-static const char *const allowed[] = {
-#define GROUP(id, title)
-#define SYSCALL(name, group) #name,
 #ifdef ER_SANITIZER
-#define SANITIZER_SYSCALL(name, group) #name,
+#define SANITIZER_NOTE " (with the sanitizer rows)"
 #else
+#define SANITIZER_NOTE ""
+#endif
+
+static const struct {
+	const char *name;
+	unsigned nargs;
+	uint32_t arg0[SANDBOX_ARG0_MAX];
+} rows[] = {
+#define GROUP(id, title)
+#define SYSCALL(name, group) { #name, 0, { 0 } },
+#define ARG0_COUNT(...) (sizeof((uint32_t[]){ __VA_ARGS__ }) / sizeof(uint32_t))
+#ifdef ER_SANITIZER
+/* LeakSanitizer needs prctl's other options: no argument check. */
+#define SYSCALL_ARG0(name, group, ...) { #name, 0, { 0 } },
+#define SANITIZER_SYSCALL(name, group) { #name, 0, { 0 } },
+#else
+#define SYSCALL_ARG0(name, group, ...) { #name, ARG0_COUNT(__VA_ARGS__), { __VA_ARGS__ } },
 #define SANITIZER_SYSCALL(name, group)
 #endif
 #include "worker/seccomp.def"
 #undef GROUP
 #undef SYSCALL
+#undef SYSCALL_ARG0
 #undef SANITIZER_SYSCALL
 };
 
-#define NALLOWED (sizeof(allowed) / sizeof(allowed[0]))
-#define PROG_MAX (2 * NALLOWED + 8)
-
-const char *const *
-sandbox_allowlist(size_t *n)
-{
-	*n = NALLOWED;
-	return allowed;
-}
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+/* The prologue (6), two per rule, three more and one per value for a checked first argument, the end (1). */
+#define PROG_MAX (2 * NROWS + (3 + SANDBOX_ARG0_MAX) * 4 + 8)
 
 size_t
-sandbox_program(struct sock_filter *prog, size_t cap, uint32_t arch, const long *nr, size_t n)
+sandbox_rules(struct sandbox_rule *r, const char **names, size_t cap)
 {
-	size_t k = 0;
+	size_t n = 0;
 
-	if (cap < 2 * n + 7)
+	for (size_t i = 0; i < NROWS; i++) {
+		long x = syscall_number(rows[i].name);
+
+		/* Rows for other architectures (open, stat, ... are not everywhere). */
+		if (x < 0)
+			continue;
+		if (n < cap) {
+			r[n].nr = x;
+			r[n].nargs = rows[i].nargs;
+			memcpy(r[n].arg0, rows[i].arg0, sizeof(r[n].arg0));
+			if (names != NULL)
+				names[n] = rows[i].name;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Where the low 32 bits of the first argument are in struct seccomp_data. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG0_LOW offsetof(struct seccomp_data, args[0])
+#else
+#define ARG0_LOW (offsetof(struct seccomp_data, args[0]) + 4)
+#endif
+
+size_t
+sandbox_program(struct sock_filter *prog, size_t cap, uint32_t arch,
+    const struct sandbox_rule *r, size_t n)
+{
+	size_t k = 0, need = 7;
+
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].nargs > SANDBOX_ARG0_MAX)
+			return 0;
+		need += r[i].nargs == 0 ? 2 : 4 + r[i].nargs;
+	}
+	if (cap < need)
 		return 0;
 	prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 	    offsetof(struct seccomp_data, arch));
@@ -115,8 +162,26 @@ sandbox_program(struct sock_filter *prog, size_t cap, uint32_t arch, const long 
 		prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 	}
 	for (size_t i = 0; i < n; i++) {
-		prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr[i],
-		    0, 1);
+		unsigned m = r[i].nargs;
+
+		if (m == 0) {
+			prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+			    (uint32_t)r[i].nr, 0, 1);
+			prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+			continue;
+		}
+		/*
+		 * Not this call: skip the block, the accumulator still holds
+		 * the number. This call: the first argument decides, and the
+		 * block ends in a return either way.
+		 */
+		prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		    (uint32_t)r[i].nr, 0, (uint8_t)(m + 3));
+		prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW);
+		for (unsigned j = 0; j < m; j++)
+			prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+			    r[i].arg0[j], (uint8_t)(m - j), 0);
+		prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP);
 		prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	}
 	prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP);
@@ -166,19 +231,12 @@ static int
 install_filter(struct worker_slot *ws, size_t *nrules)
 {
 	static struct sock_filter prog[PROG_MAX];
-	long nr[NALLOWED];
-	size_t n = 0, len;
+	struct sandbox_rule r[NROWS];
+	size_t n = sandbox_rules(r, NULL, NROWS), len;
 	struct sock_fprog fp;
 	struct sigaction sa;
 
-	for (size_t i = 0; i < NALLOWED; i++) {
-		long x = syscall_number(allowed[i]);
-
-		/* Rows for other architectures (open, stat, ... are not everywhere). */
-		if (x >= 0)
-			nr[n++] = x;
-	}
-	len = sandbox_program(prog, PROG_MAX, ER_AUDIT_ARCH, nr, n);
+	len = sandbox_program(prog, PROG_MAX, ER_AUDIT_ARCH, r, n);
 	if (len == 0) {
 		log_error("seccomp: the filter does not fit");
 		return -1;
@@ -266,12 +324,7 @@ sandbox_enter(const struct er_config *cfg, struct worker_slot *ws)
 			how = "no seccomp filter (not in this kernel)";
 		} else {
 			snprintf(filt, sizeof(filt), "seccomp filter of %zu system calls%s", n,
-#ifdef ER_SANITIZER
-			    " (with the sanitizer rows)"
-#else
-			    ""
-#endif
-			    );
+			    SANITIZER_NOTE);
 			how = filt;
 		}
 #else

@@ -22,17 +22,30 @@ struct worker_slot;
  */
 int sandbox_enter(const struct er_config *cfg, struct worker_slot *ws);
 
+/* One row of seccomp.def, resolved for this architecture. */
+#define SANDBOX_ARG0_MAX 4
+struct sandbox_rule {
+	long nr;		/* system call number */
+	unsigned nargs;		/* 0: any arguments; else the first must be one of arg0 */
+	uint32_t arg0[SANDBOX_ARG0_MAX];
+};
+
 /*
- * The filter's BPF program for the system call numbers nr[0..n-1] of
- * the architecture `arch` (an AUDIT_ARCH_ value): returns the number of
- * instructions written to prog (room for `cap`), or 0 if it does not fit.
- * Exposed for the unit test.
+ * The filter's BPF program for the rules r[0..n-1] on the architecture
+ * `arch` (an AUDIT_ARCH_ value): returns the number of instructions
+ * written to prog (room for `cap`), or 0 if it does not fit. Exposed
+ * for the unit test.
  */
 struct sock_filter;
-size_t sandbox_program(struct sock_filter *prog, size_t cap, uint32_t arch, const long *nr,
-    size_t n);
+size_t sandbox_program(struct sock_filter *prog, size_t cap, uint32_t arch,
+    const struct sandbox_rule *r, size_t n);
 
-/* The system calls of seccomp.def this build allows, in the table's order; *n their count. */
-const char *const *sandbox_allowlist(size_t *n);
+/*
+ * The rules of seccomp.def this build allows, in the table's order, for
+ * this architecture (rows it does not have are left out): writes up to
+ * `cap` of them to r and returns how many there are; names[i] is the
+ * name of r[i] when names is not NULL.
+ */
+size_t sandbox_rules(struct sandbox_rule *r, const char **names, size_t cap);
 
 #endif

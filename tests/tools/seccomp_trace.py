@@ -87,7 +87,7 @@ def allowlist(srcdir):
     names = set()
     with open(os.path.join(srcdir, "src/worker/seccomp.def")) as f:
         for line in f:
-            m = re.match(r"^(?:SYSCALL|SANITIZER_SYSCALL)\(([a-z0-9_]+),", line)
+            m = re.match(r"^(?:SYSCALL|SYSCALL_ARG0|SANITIZER_SYSCALL)\(([a-z0-9_]+),", line)
             if m:
                 names.add(m.group(1))
     return names

@@ -12,6 +12,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/syscall_name.h"
@@ -19,7 +20,7 @@
 
 /* Runs prog[0..len-1] on one system call; the value it returns. */
 static uint32_t
-run(const struct sock_filter *prog, size_t len, uint32_t arch, uint32_t nr)
+run_arg(const struct sock_filter *prog, size_t len, uint32_t arch, uint32_t nr, uint64_t arg0)
 {
 	struct seccomp_data d;
 	uint32_t a = 0;
@@ -27,6 +28,7 @@ run(const struct sock_filter *prog, size_t len, uint32_t arch, uint32_t nr)
 	memset(&d, 0, sizeof(d));
 	d.arch = arch;
 	d.nr = (int)nr;
+	d.args[0] = arg0;
 	for (size_t pc = 0; pc < len; pc++) {
 		const struct sock_filter *i = &prog[pc];
 
@@ -51,6 +53,22 @@ run(const struct sock_filter *prog, size_t len, uint32_t arch, uint32_t nr)
 	return 0;
 }
 
+static uint32_t
+run(const struct sock_filter *prog, size_t len, uint32_t arch, uint32_t nr)
+{
+	return run_arg(prog, len, arch, nr, 0);
+}
+
+/* Rules allowing the numbers nr[0..n-1], any arguments. */
+static size_t
+rules(struct sandbox_rule *r, const long *nr, size_t n)
+{
+	memset(r, 0, n * sizeof(*r));
+	for (size_t i = 0; i < n; i++)
+		r[i].nr = nr[i];
+	return n;
+}
+
 Test(sandbox, program_allows_the_listed_calls_only)
 {
 	static const long nr[] = { 0, 1, 7, 202, 435 };
@@ -67,7 +85,8 @@ Test(sandbox, program_allows_the_listed_calls_only)
 		{ AUDIT_ARCH_AARCH64, 7, SECCOMP_RET_KILL_PROCESS },
 	};
 	struct sock_filter prog[64];
-	size_t len = sandbox_program(prog, 64, AUDIT_ARCH_X86_64, nr, 5);
+	struct sandbox_rule r[5];
+	size_t len = sandbox_program(prog, 64, AUDIT_ARCH_X86_64, r, rules(r, nr, 5));
 
 	cr_assert(len > 0 && len <= 64, "program length %zu", len);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -82,7 +101,8 @@ Test(sandbox, no_x32_check_on_other_architectures)
 {
 	static const long nr[] = { 63 };
 	struct sock_filter prog[16];
-	size_t len = sandbox_program(prog, 16, AUDIT_ARCH_AARCH64, nr, 1);
+	struct sandbox_rule r[1];
+	size_t len = sandbox_program(prog, 16, AUDIT_ARCH_AARCH64, r, rules(r, nr, 1));
 
 	cr_assert(len > 0);
 	cr_expect_eq(run(prog, len, AUDIT_ARCH_AARCH64, 63), SECCOMP_RET_ALLOW);
@@ -94,24 +114,72 @@ Test(sandbox, program_that_does_not_fit)
 {
 	static const long nr[] = { 1, 2, 3, 4 };
 	struct sock_filter prog[8];
+	struct sandbox_rule r[4];
 
-	cr_expect_eq(sandbox_program(prog, 8, AUDIT_ARCH_X86_64, nr, 4), 0);
+	cr_expect_eq(sandbox_program(prog, 8, AUDIT_ARCH_X86_64, r, rules(r, nr, 4)), 0);
+}
+
+Test(sandbox, first_argument_checked)
+{
+	/* read, prctl(PR_SET_NAME or PR_GET_NAME only), write: the rule after the block still matches. */
+	struct sandbox_rule r[3] = {
+		{ .nr = 0 },
+		{ .nr = 157, .nargs = 2, .arg0 = { 15, 16 } },
+		{ .nr = 1 },
+	};
+	static const struct {
+		uint32_t nr;
+		uint64_t arg0;
+		uint32_t want;
+	} cases[] = {
+		{ 157, 15, SECCOMP_RET_ALLOW },
+		{ 157, 16, SECCOMP_RET_ALLOW },
+		{ 157, 4, SECCOMP_RET_TRAP },		/* PR_SET_DUMPABLE */
+		{ 157, 38, SECCOMP_RET_TRAP },		/* PR_SET_NO_NEW_PRIVS */
+		{ 157, 0x100000000ull | 4, SECCOMP_RET_TRAP },
+		{ 0, 4, SECCOMP_RET_ALLOW },
+		{ 1, 4, SECCOMP_RET_ALLOW },
+		{ 2, 15, SECCOMP_RET_TRAP },
+	};
+	struct sock_filter prog[64];
+	size_t len = sandbox_program(prog, 64, AUDIT_ARCH_X86_64, r, 3);
+
+	cr_assert(len > 0, "the program does not fit");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t got = run_arg(prog, len, AUDIT_ARCH_X86_64, cases[i].nr, cases[i].arg0);
+
+		cr_expect_eq(got, cases[i].want, "nr %u arg0 %llu: got 0x%x, want 0x%x", cases[i].nr,
+		    (unsigned long long)cases[i].arg0, got, cases[i].want);
+	}
 }
 
 Test(sandbox, table_has_no_duplicates_and_known_names)
 {
-	size_t n;
-	const char *const *v = sandbox_allowlist(&n);
+	struct sandbox_rule r[256];
+	const char *v[256];
+	size_t n = sandbox_rules(r, v, 256);
 
-	cr_assert(n > 50, "only %zu rows", n);
+	cr_assert(n > 50 && n <= 256, "%zu rows", n);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < i; j++)
-			cr_expect(strcmp(v[i], v[j]) != 0, "%s is listed twice", v[i]);
-#if defined(__x86_64__) && !defined(__ILP32__)
-		/* Every row is an x86_64 call (other architectures lack a few: open, stat...). */
-		cr_expect(syscall_number(v[i]) >= 0, "%s: not a system call of x86_64", v[i]);
-#endif
+			cr_expect(strcmp(v[i], v[j]) != 0 && r[i].nr != r[j].nr,
+			    "%s is listed twice", v[i]);
+		cr_expect_eq(syscall_number(v[i]), r[i].nr, "%s: number %ld", v[i], r[i].nr);
 	}
+#if defined(__x86_64__) && !defined(__ILP32__)
+	{
+		/* Every row is an x86_64 call (other architectures lack a few: open, stat...). */
+		size_t rows = 0;
+		FILE *f = fopen(TEST_SRCDIR "/../../src/worker/seccomp.def", "r");
+		char line[256];
+
+		cr_assert(f != NULL, "cannot read seccomp.def");
+		while (fgets(line, sizeof(line), f) != NULL)
+			rows += strncmp(line, "SYSCALL(", 8) == 0 || strncmp(line, "SYSCALL_ARG0(", 13) == 0;
+		fclose(f);
+		cr_expect(n >= rows, "%zu rows resolved, seccomp.def has %zu", n, rows);
+	}
+#endif
 }
 
 Test(sandbox, table_has_what_every_worker_needs)
@@ -121,8 +189,9 @@ Test(sandbox, table_has_what_every_worker_needs)
 		"rt_sigreturn", "futex", "poll", "read", "write", "socket", "connect",
 		"exit_group", "exit", "mmap", "munmap", "openat", "close", "getrandom",
 	};
-	size_t n;
-	const char *const *v = sandbox_allowlist(&n);
+	struct sandbox_rule r[256];
+	const char *v[256];
+	size_t n = sandbox_rules(r, v, 256);
 
 	for (size_t k = 0; k < sizeof(need) / sizeof(need[0]); k++) {
 		int found = 0;
