@@ -114,7 +114,7 @@ ans=$(timeout 2 redis-cli -p "$PROXY_PORT" ping 2>&1) && h_fail "blackhole answe
 proxy_restore
 assert_eq "PING after restore" "$(redis-cli -p "$PROXY_PORT" ping)" PONG
 
-# ---- a sanitizer report in a test's log fails the test
+# ---- a sanitizer report or a refused system call in a test's log fails the test
 (
 	HARNESS_TMP=$tmp/sanitizer
 	mkdir "$HARNESS_TMP"
@@ -122,6 +122,14 @@ assert_eq "PING after restore" "$(redis-cli -p "$PROXY_PORT" ping)" PONG
 	_h_sanitizer_check 2>/dev/null
 	[[ ${_H_SANITIZER_FAILED:-0} == 1 ]]
 ) || h_fail "a sanitizer report in relay.log went unnoticed"
+(
+	HARNESS_TMP=$tmp/seccomp
+	mkdir "$HARNESS_TMP"
+	printf 'master[1] error: worker 0 (pid 2) killed by signal 31 (SIGSYS): its seccomp filter refused system call 105 (setuid)\n' \
+		>"$HARNESS_TMP/relay.log"
+	_h_sanitizer_check 2>/dev/null
+	[[ ${_H_SANITIZER_FAILED:-0} == 1 ]]
+) || h_fail "a system call refused by a worker's seccomp filter went unnoticed"
 (
 	HARNESS_TMP=$tmp/clean
 	mkdir "$HARNESS_TMP"
