@@ -180,32 +180,6 @@ quiet_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 	(void)buf;
 }
 
-/* A property's value in milliseconds, as librdkafka has it, or `def`. */
-static uint64_t
-conf_ms(const rd_kafka_conf_t *conf, const char *name, uint64_t def)
-{
-	char buf[32];
-	size_t n = sizeof(buf);
-	char *end;
-	unsigned long long v;
-
-	if (rd_kafka_conf_get(conf, name, buf, &n) != RD_KAFKA_CONF_OK)
-		return def;
-	v = strtoull(buf, &end, 10);
-	return *end == '\0' ? (uint64_t)v : def;
-}
-
-/*
- * A healthy producer reports every record within its message timeout
- * plus one request timeout; longer silence is a stall.
- */
-static uint64_t
-conf_stall_ms(const rd_kafka_conf_t *conf)
-{
-	return conf_ms(conf, "message.timeout.ms", 300000) + conf_ms(conf, "socket.timeout.ms", 60000) +
-	    5000;
-}
-
 /*
  * Builds the properties, then a producer without brokers: rd_kafka_new()
  * loads the TLS files (and decrypts the key with ssl.key.password) and
@@ -226,17 +200,6 @@ kafka_sink_check_properties(const struct er_config *cfg, char *err, size_t errsz
 		snprintf(err, errsz, "kafka.properties: %s", why);
 		return -1;
 	}
-	/*
-	 * A claim must outlive a stalled producer: a worker holds its
-	 * records up to the stall time before it produces them again, and a
-	 * copy of the event elsewhere takes the claim over once the lease
-	 * ends, which would produce it twice.
-	 */
-	if ((uint64_t)cfg->redis_lease * 1000 <= conf_stall_ms(conf))
-		log_warn("redis.lease (%ld s) is not longer than the Kafka producer's stall time "
-		    "(message.timeout.ms + socket.timeout.ms + 5 s = %llu s): a copy of an event "
-		    "held by a stalled worker may be relayed twice; raise redis.lease",
-		    cfg->redis_lease, (unsigned long long)(conf_stall_ms(conf) / 1000));
 	rd_kafka_conf_set_log_cb(conf, quiet_log_cb);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
 	if (rk == NULL) {
@@ -338,6 +301,20 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 		log_debug("kafka_sink: %s: %s", fac, buf);
 }
 
+/* A property's value in milliseconds, as librdkafka has it, or `def`. */
+static uint64_t
+conf_ms(const rd_kafka_conf_t *conf, const char *name, uint64_t def)
+{
+	char buf[32];
+	size_t n = sizeof(buf);
+	char *end;
+	unsigned long long v;
+
+	if (rd_kafka_conf_get(conf, name, buf, &n) != RD_KAFKA_CONF_OK)
+		return def;
+	v = strtoull(buf, &end, 10);
+	return *end == '\0' ? (uint64_t)v : def;
+}
 
 /* Creates the rd_kafka_t; 0, or -1 after logging why. */
 static int
@@ -354,7 +331,12 @@ producer_start(struct kafka_sink *k)
 		rd_kafka_conf_destroy(conf);
 		return -1;
 	}
-	k->stall_ms = conf_stall_ms(conf);
+	/*
+	 * A healthy producer reports every record within its message
+	 * timeout plus one request timeout; longer silence is a stall.
+	 */
+	k->stall_ms = conf_ms(conf, "message.timeout.ms", 300000) +
+	    conf_ms(conf, "socket.timeout.ms", 60000) + 5000;
 	k->stats_ms = conf_ms(conf, "statistics.interval.ms", 0);
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
