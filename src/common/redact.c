@@ -38,7 +38,12 @@ redact_setting(const char *path)
 {
 	const char *dot = strrchr(path, '.');
 
-	return strcmp(dot != NULL ? dot + 1 : path, "password") == 0;
+	const char *name = dot != NULL ? dot + 1 : path;
+	size_t len = strlen(name);
+
+	/* "password" and "NAME_password" */
+	return len >= 8 && strcmp(name + len - 8, "password") == 0 &&
+	    (len == 8 || name[len - 9] == '_');
 }
 
 int

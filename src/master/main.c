@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/host.h"
 #include "common/log.h"
 #include "common/privileges.h"
 #include "common/route.h"
@@ -232,6 +233,7 @@ main(int argc, char **argv)
 	label = no_file ? "built-in defaults and environment" : path;
 	memset(&cfg, 0, sizeof(cfg));
 	nerr = config_load(&cfg, no_file ? NULL : path, NULL, stderr);
+	host_set_instance(cfg.instance);
 	if (nerr == 0 && module_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", label, err);
 		nerr++;
