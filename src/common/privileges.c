@@ -33,6 +33,15 @@ caps_get(struct __user_cap_data_struct d[CAP_WORDS])
 }
 
 static int
+any_cap(const struct __user_cap_data_struct d[CAP_WORDS])
+{
+	for (int i = 0; i < CAP_WORDS; i++)
+		if ((d[i].effective | d[i].permitted | d[i].inheritable) != 0)
+			return 1;
+	return 0;
+}
+
+static int
 have_cap(int cap)
 {
 	struct __user_cap_data_struct d[CAP_WORDS];
@@ -91,11 +100,9 @@ priv_drop_capabilities(char *err, size_t errsz)
 		snprintf(err, errsz, "capget: %s", strerror(errno));
 		return -1;
 	}
-	for (int i = 0; i < CAP_WORDS; i++)
-		if (d[i].effective | d[i].permitted | d[i].inheritable)
-			break;
-		else if (i == CAP_WORDS - 1)
-			return 0;	/* nothing to drop (and capset may be filtered out) */
+	/* Nothing to drop: no capset (systemd's SystemCallFilter may refuse it). */
+	if (!any_cap(d))
+		return 0;
 	memset(d, 0, sizeof(d));
 	if (syscall(SYS_capset, &h, d) < 0) {
 		snprintf(err, errsz, "capset: %s", strerror(errno));
@@ -130,7 +137,7 @@ priv_verify(uid_t uid, gid_t gid, char *desc, size_t descsz)
 	struct __user_cap_data_struct d[CAP_WORDS];
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg, groups[2];
-	int ng, caps = 0;
+	int ng, caps;
 
 	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0) {
 		snprintf(desc, descsz, "getresuid: %s", strerror(errno));
@@ -150,8 +157,7 @@ priv_verify(uid_t uid, gid_t gid, char *desc, size_t descsz)
 		snprintf(desc, descsz, "capget: %s", strerror(errno));
 		return -1;
 	}
-	for (int i = 0; i < CAP_WORDS; i++)
-		caps |= (d[i].effective | d[i].permitted | d[i].inheritable) != 0;
+	caps = any_cap(d);
 	for (int c = 0; c < CAP_MAX; c++)
 		caps |= prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) > 0;
 	if (caps) {
