@@ -103,7 +103,10 @@ static const struct {
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
-/* The prologue (6), two per rule, three more and one per value for a checked first argument, the end (1). */
+/*
+ * The prologue (6), two per rule, three more and one per value for each
+ * of at most four rules with a checked first argument, the end (1).
+ */
 #define PROG_MAX (2 * NROWS + (3 + SANDBOX_ARG0_MAX) * 4 + 8)
 
 size_t
