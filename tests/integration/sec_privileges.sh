@@ -58,9 +58,13 @@ check_proc() {
 	[[ $v == "$sc" ]] || h_fail "$what $pid: Seccomp: $v, want $sc"
 }
 
+nworkers_is() {
+	(($(worker_pids | wc -l) == $1))
+}
+
 # workers N: the relay's N worker pids, once there are N.
 workers() {
-	wait_for --deadline 30 eval '(($(worker_pids | wc -l) == '"$1"'))' ||
+	wait_for --deadline 30 nworkers_is "$1" ||
 		h_fail "want $1 workers, have: $(worker_pids | tr '\n' ' ')"
 	worker_pids
 }
