@@ -51,6 +51,7 @@ struct options {
 	long rate;              /* messages per second, 0: as fast as possible */
 	bool persistent;
 	bool timestamp;
+	bool passive;           /* the queue exists (of any type): declare passively */
 };
 
 static struct amqp_client cl;
@@ -80,9 +81,10 @@ static void usage(FILE *f, int rc)
 		"usage: er-publish -u URL -q QUEUE [-n COUNT] [-s START]\n"
 		"         [--dup-every K] [--poison-every K] [--size BYTES]\n"
 		"         [--persistent] [--expected FILE] [--raw FILE]\n"
-		"         [--rate MSGS_PER_S] [--timestamp]\n"
+		"         [--rate MSGS_PER_S] [--timestamp] [--passive]\n"
 		"  publishes COUNT events (or each line of --raw FILE) to QUEUE\n"
-		"  (declared durable) through the default exchange, with\n"
+		"  (declared durable, or passively with --passive: a queue of any\n"
+		"  type that exists) through the default exchange, with\n"
 		"  publisher confirms; exit 1 on a nack or a broker error.\n"
 		"  --rate paces the messages; --timestamp puts \"ts_ms\" (publish\n"
 		"  time, ms since the epoch) into each event's payload\n");
@@ -173,7 +175,7 @@ static void connect_broker(const struct options *o)
 	amqp_client_init(&cl, 0);
 	if (amqp_client_connect_str(&cl, o->url) < 0 ||
 	    amqp_client_channel_open(&cl, CHANNEL) < 0 ||
-	    amqp_client_queue_declare(&cl, CHANNEL, o->queue, 0, NULL) < 0 ||
+	    amqp_client_queue_declare(&cl, CHANNEL, o->queue, o->passive, NULL) < 0 ||
 	    amqp_client_confirm_select(&cl, CHANNEL, WINDOW, NULL, NULL) < 0)
 		die("%s", cl.err);
 }
@@ -282,7 +284,7 @@ static void publish_raw(const struct options *o, unsigned long *events)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_DUP = 256, OPT_POISON, OPT_SIZE, OPT_PERSIST, OPT_EXPECTED,
+	enum { OPT_DUP = 256, OPT_POISON, OPT_SIZE, OPT_PERSIST, OPT_PASSIVE, OPT_EXPECTED,
 	       OPT_RAW, OPT_RATE, OPT_TIMESTAMP };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, 'u' },
@@ -293,6 +295,7 @@ int main(int argc, char **argv)
 		{ "poison-every", required_argument, NULL, OPT_POISON },
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "persistent", no_argument, NULL, OPT_PERSIST },
+		{ "passive", no_argument, NULL, OPT_PASSIVE },
 		{ "expected", required_argument, NULL, OPT_EXPECTED },
 		{ "raw", required_argument, NULL, OPT_RAW },
 		{ "rate", required_argument, NULL, OPT_RATE },
@@ -318,6 +321,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SIZE: o.size = parse_num("--size", optarg, 0); break;
 		case OPT_PERSIST: o.persistent = true; break;
+		case OPT_PASSIVE: o.passive = true; break;
 		case OPT_EXPECTED: o.expected = optarg; break;
 		case OPT_RAW: o.raw = optarg; break;
 		case OPT_RATE: o.rate = parse_num("--rate", optarg, 1); break;
