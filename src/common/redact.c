@@ -38,7 +38,8 @@ redact_setting(const char *path)
 {
 	const char *dot = strrchr(path, '.');
 
-	return strcmp(dot != NULL ? dot + 1 : path, "password") == 0;
+	return strcmp(dot != NULL ? dot + 1 : path, "password") == 0 ||
+	    strcmp(path, "tracing.headers") == 0;
 }
 
 int
