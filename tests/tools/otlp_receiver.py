@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """otlp_receiver: a small OTLP/HTTP receiver for the tracing tests.
 
-    otlp_receiver.py DIR [PORT]
+    otlp_receiver.py [--discard] DIR [PORT]
 
 Listens on 127.0.0.1:PORT (0 or none: a free port), writes the port to
 DIR/port once it listens, and stores the body of each POST /v1/traces
 as DIR/req-<n>.json (answering 200 with {}), one line per request in
-DIR/requests.log: "<n> <status> <bytes> <connection number>".
+DIR/requests.log: "<n> <status> <bytes> <connection number> <content
+type> <Authorization header>". --discard (the benchmark) stores and logs
+nothing: it only answers.
 
     POST /control/fail?seconds=S[&retry_after=R]
 
@@ -71,12 +73,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             failing = time.monotonic() < State.fail_until
             retry_after = State.retry_after
         status = 503 if failing else 200
+        if DISCARD:
+            self.reply(status)
+            return
         if not failing:
-            path = os.path.join(sys.argv[1], "req-%06d.json" % n)
+            path = os.path.join(DIR, "req-%06d.json" % n)
             with open(path + ".tmp", "wb") as f:
                 f.write(body)
             os.rename(path + ".tmp", path)
-        with State.lock, open(os.path.join(sys.argv[1], "requests.log"), "a") as log:
+        with State.lock, open(os.path.join(DIR, "requests.log"), "a") as log:
             ctype = self.headers.get("Content-Type", "")
             log.write("%d %d %d %d %s %s\n" % (n, status, len(body), self.conn_no,
                                                ctype.replace(" ", ""),
@@ -85,13 +90,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(status, b'{"error":"unavailable"}' if failing else b"{}", headers)
 
 
+DIR = None
+DISCARD = False
+
+
 def main():
-    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    global DIR, DISCARD
+    args = sys.argv[1:]
+    if args and args[0] == "--discard":
+        DISCARD = True
+        args = args[1:]
+    DIR = args[0]
+    port = int(args[1]) if len(args) > 1 else 0
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
-    with open(os.path.join(sys.argv[1], "port.tmp"), "w") as f:
+    with open(os.path.join(DIR, "port.tmp"), "w") as f:
         f.write("%d\n" % srv.server_address[1])
-    os.rename(os.path.join(sys.argv[1], "port.tmp"), os.path.join(sys.argv[1], "port"))
+    os.rename(os.path.join(DIR, "port.tmp"), os.path.join(DIR, "port"))
     srv.serve_forever()
 
 
