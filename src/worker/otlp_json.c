@@ -23,6 +23,38 @@
 #define KIND_CONSUMER 5
 #define STATUS_ERROR 2
 
+void
+span_text_reset(struct span_rec *r)
+{
+	r->text_used = 0;
+	for (int i = 0; i < SPAN_TEXT_COUNT; i++)
+		r->text_len[i] = SPAN_TEXT_ABSENT;
+}
+
+int
+span_text_put(struct span_rec *r, enum span_text which, const void *p, size_t n)
+{
+	if (n > sizeof(r->text) - r->text_used) {
+		r->text_len[which] = SPAN_TEXT_ABSENT;
+		return -1;
+	}
+	if (n > 0)
+		memcpy(r->text + r->text_used, p, n);
+	r->text_off[which] = r->text_used;
+	r->text_len[which] = (uint16_t)n;
+	r->text_used = (uint16_t)(r->text_used + n);
+	return 0;
+}
+
+const char *
+span_text_get(const struct span_rec *r, enum span_text which, size_t *n)
+{
+	if (r->text_len[which] == SPAN_TEXT_ABSENT)
+		return NULL;
+	*n = r->text_len[which];
+	return r->text + r->text_off[which];
+}
+
 static int
 reserve(struct otlp_buf *b, size_t n)
 {
@@ -254,6 +286,9 @@ static void
 span_head(struct otlp_buf *b, const struct span_rec *r, const uint8_t *id, const uint8_t *parent,
     const char *verb, const char *dest, size_t dest_len, int kind, uint64_t start, uint64_t end)
 {
+	const char *ts;
+	size_t n;
+
 	puts_(b, "{\"traceId\":");
 	put_hex(b, r->trace_id, 16);
 	puts_(b, ",\"spanId\":");
@@ -262,15 +297,17 @@ span_head(struct otlp_buf *b, const struct span_rec *r, const uint8_t *id, const
 		puts_(b, ",\"parentSpanId\":");
 		put_hex(b, parent, 8);
 	}
-	if (r->tracestate_len > 0) {
+	if ((ts = span_text_get(r, SPAN_TRACESTATE, &n)) != NULL && n > 0) {
 		puts_(b, ",\"traceState\":");
-		put_str(b, r->tracestate, r->tracestate_len);
+		put_str(b, ts, n);
 	}
 	puts_(b, ",\"name\":");
 	{
-		char name[SPAN_TOPIC_MAX + 16];
+		char name[SPAN_TEXT_BYTES + 16];
 		size_t vl = strlen(verb);
 
+		if (dest_len > SPAN_TEXT_BYTES)
+			dest_len = SPAN_TEXT_BYTES;
 		memcpy(name, verb, vl);
 		name[vl] = ' ';
 		memcpy(name + vl + 1, dest, dest_len);
@@ -296,22 +333,23 @@ static void
 process_span(struct otlp_buf *b, const struct span_rec *r)
 {
 	int first = 1;
-	size_t qlen = strlen(r->queue);
+	size_t qlen = strlen(r->queue), n;
+	const char *t;
 
 	span_head(b, r, r->process_id, r->has_parent ? r->parent_id : NULL, "process", r->queue,
-	    qlen < SPAN_TOPIC_MAX ? qlen : SPAN_TOPIC_MAX, KIND_CONSUMER, r->start_ns, r->end_ns);
+	    qlen, KIND_CONSUMER, r->start_ns, r->end_ns);
 	puts_(b, ",\"attributes\":[");
 	attr_cstr(b, &first, "messaging.system", "rabbitmq");
 	attr_cstr(b, &first, "messaging.operation.type", "process");
 	attr_cstr(b, &first, "messaging.operation.name", "process");
 	attr_str(b, &first, "messaging.destination.name", r->queue, qlen);
-	attr_str(b, &first, "messaging.rabbitmq.destination.routing_key", r->routing_key,
-	    r->routing_key_len);
-	if (r->message_id_len > 0)
-		attr_str(b, &first, "messaging.message.id", r->message_id, r->message_id_len);
+	if ((t = span_text_get(r, SPAN_ROUTING_KEY, &n)) != NULL)
+		attr_str(b, &first, "messaging.rabbitmq.destination.routing_key", t, n);
+	if ((t = span_text_get(r, SPAN_MESSAGE_ID, &n)) != NULL && n > 0)
+		attr_str(b, &first, "messaging.message.id", t, n);
 	attr_int(b, &first, "messaging.rabbitmq.message.delivery_tag", (int64_t)r->delivery_tag);
-	if (r->event_id_len > 0)
-		attr_str(b, &first, "event_relay.event.id", r->event_id, r->event_id_len);
+	if ((t = span_text_get(r, SPAN_EVENT_ID, &n)) != NULL && n > 0)
+		attr_str(b, &first, "event_relay.event.id", t, n);
 	puts_(b, "]");
 	if (r->duplicate) {
 		putf(b, ",\"events\":[{\"timeUnixNano\":\"%" PRIu64 "\",\"name\":\"duplicate\","
@@ -333,16 +371,22 @@ static void
 send_span(struct otlp_buf *b, const struct span_rec *r)
 {
 	int first = 1;
+	const char *topic = r->topic, *key;
+	size_t tlen = 0, klen;
 
-	span_head(b, r, r->send_id, r->process_id, "send", r->topic, r->topic_len, KIND_PRODUCER,
+	if (topic != NULL)
+		tlen = strlen(topic);
+	else if ((topic = span_text_get(r, SPAN_TOPIC, &tlen)) == NULL)
+		topic = "";
+	span_head(b, r, r->send_id, r->process_id, "send", topic, tlen, KIND_PRODUCER,
 	    r->send_start_ns, r->send_end_ns);
 	puts_(b, ",\"attributes\":[");
 	attr_cstr(b, &first, "messaging.system", "kafka");
 	attr_cstr(b, &first, "messaging.operation.type", "send");
 	attr_cstr(b, &first, "messaging.operation.name", "send");
-	attr_str(b, &first, "messaging.destination.name", r->topic, r->topic_len);
-	if (r->has_key)
-		attr_str(b, &first, "messaging.kafka.message.key", r->key, r->key_len);
+	attr_str(b, &first, "messaging.destination.name", topic, tlen);
+	if ((key = span_text_get(r, SPAN_KEY, &klen)) != NULL)
+		attr_str(b, &first, "messaging.kafka.message.key", key, klen);
 	if (r->has_offset) {
 		char part[16];
 

@@ -14,9 +14,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SPAN_TRACESTATE_MAX 512	/* W3C: at least 512 bytes should be propagated */
-#define SPAN_TEXT_MAX 255	/* routing key, message id (AMQP short strings), key */
-#define SPAN_TOPIC_MAX 255	/* Kafka: 249 */
+/*
+ * A record's strings share one area: most are short, and the ring of
+ * records is allocated whole at start. A string that does not fit what
+ * is left is left out (its attribute is missing), in the order below,
+ * most useful first; the ids of the spans are never left out.
+ */
+#define SPAN_TEXT_BYTES 768
+
+enum span_text {
+	SPAN_EVENT_ID,		/* event_relay.event.id */
+	SPAN_ROUTING_KEY,	/* messaging.rabbitmq.destination.routing_key */
+	SPAN_MESSAGE_ID,	/* messaging.message.id (the message_id property) */
+	SPAN_TOPIC,		/* a topic from a template (else the route's, by pointer) */
+	SPAN_KEY,		/* messaging.kafka.message.key, if it is UTF-8 text */
+	SPAN_TRACESTATE,	/* traceState of both spans */
+	SPAN_TEXT_COUNT
+};
 
 struct span_rec {
 	uint8_t trace_id[16];
@@ -26,7 +40,6 @@ struct span_rec {
 	uint8_t has_parent;
 	uint8_t has_send;		/* a send span (not for a duplicate or poison) */
 	uint8_t has_offset;		/* the report gave partition and offset */
-	uint8_t has_key;		/* the key has a string form (UTF-8, short enough) */
 	uint8_t duplicate;		/* event "duplicate" on the process span */
 	uint64_t start_ns, end_ns;	/* process span, Unix time */
 	uint64_t send_start_ns, send_end_ns;
@@ -38,15 +51,22 @@ struct span_rec {
 	const char *send_error;		/* librdkafka error name (static) of a failed send, or NULL */
 	const char *dead_letter;	/* dead-letter reason name (static), or NULL */
 	const char *dead_letter_detail;	/* static detail (a Kafka error name), or NULL */
+	const char *topic;		/* the route's fixed topic, or NULL: SPAN_TOPIC */
 	uint64_t finished_ms;		/* CLOCK_MONOTONIC ms at the end: batch delay */
-	uint16_t tracestate_len, routing_key_len, message_id_len, key_len, topic_len, event_id_len;
-	char tracestate[SPAN_TRACESTATE_MAX];
-	char routing_key[SPAN_TEXT_MAX];
-	char message_id[SPAN_TEXT_MAX];
-	char key[SPAN_TEXT_MAX];
-	char topic[SPAN_TOPIC_MAX];
-	char event_id[SPAN_TEXT_MAX + 1];
+	uint16_t text_used;
+	uint16_t text_off[SPAN_TEXT_COUNT];
+	uint16_t text_len[SPAN_TEXT_COUNT];	/* SPAN_TEXT_ABSENT: not stored */
+	char text[SPAN_TEXT_BYTES];
 };
+
+#define SPAN_TEXT_ABSENT UINT16_MAX
+
+/* Empties a record's strings. */
+void span_text_reset(struct span_rec *r);
+/* Stores p[0..n) as string `which`; 0, or -1 if it does not fit (then absent). */
+int span_text_put(struct span_rec *r, enum span_text which, const void *p, size_t n);
+/* String `which`, or NULL if absent; *n its length. */
+const char *span_text_get(const struct span_rec *r, enum span_text which, size_t *n);
 
 /* A growing output buffer, reused from batch to batch. */
 struct otlp_buf {

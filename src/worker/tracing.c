@@ -206,17 +206,6 @@ tracing_report(struct tracer *t, struct slot *s, rd_kafka_resp_err_t err, int32_
 	tr->offset = offset;
 }
 
-/* Copies at most `cap` bytes; the length copied. */
-static uint16_t
-copy_text(char *dst, size_t cap, const void *src, size_t len)
-{
-	if (len > cap)
-		len = cap;
-	if (len > 0)
-		memcpy(dst, src, len);
-	return (uint16_t)len;
-}
-
 /* Whether p[0..n) is valid UTF-8 without NUL (a key with a string form). */
 static int
 utf8_text(const unsigned char *p, size_t n)
@@ -273,17 +262,23 @@ tracing_finish(struct tracer *t, struct slot *s, uint64_t now_us)
 	r->duplicate = s->duplicate;
 	r->dead_letter = s->reason != DLQ_NONE ? dlq_reason_name(s->reason) : NULL;
 	r->dead_letter_detail = s->reason != DLQ_NONE ? s->detail : NULL;
-	r->routing_key_len = copy_text(r->routing_key, sizeof(r->routing_key),
-	    s->routing_key.bytes, s->routing_key.len);
-	r->message_id_len = 0;
+	r->topic = NULL;
+	span_text_reset(r);
+	span_text_put(r, SPAN_EVENT_ID, ev->id, ev->id_len);
+	span_text_put(r, SPAN_ROUTING_KEY, s->routing_key.bytes, s->routing_key.len);
 	if (s->has_props && (s->props._flags & AMQP_BASIC_MESSAGE_ID_FLAG))
-		r->message_id_len = copy_text(r->message_id, sizeof(r->message_id),
-		    s->props.message_id.bytes, s->props.message_id.len);
-	r->event_id_len = copy_text(r->event_id, sizeof(r->event_id), ev->id, ev->id_len);
-	r->tracestate_len = 0;
-	if (tr->has_parent && (h = find_header(ev, "tracestate", 10)) != NULL && h->value != NULL)
-		r->tracestate_len = copy_text(r->tracestate, sizeof(r->tracestate), h->value, h->len);
+		span_text_put(r, SPAN_MESSAGE_ID, s->props.message_id.bytes, s->props.message_id.len);
 	r->has_send = (uint8_t)sent;
+	if (sent) {
+		if (ev->topic == NULL)
+			r->topic = s->route->topic;
+		else
+			span_text_put(r, SPAN_TOPIC, ev->topic, strlen(ev->topic));
+		if (ev->key != NULL && utf8_text(ev->key, ev->key_len))
+			span_text_put(r, SPAN_KEY, ev->key, ev->key_len);
+	}
+	if (tr->has_parent && (h = find_header(ev, "tracestate", 10)) != NULL && h->value != NULL)
+		span_text_put(r, SPAN_TRACESTATE, h->value, h->len);
 	if (!sent)
 		return;
 	memcpy(r->send_id, tr->send_id, 8);
@@ -293,14 +288,6 @@ tracing_finish(struct tracer *t, struct slot *s, uint64_t now_us)
 	r->has_offset = tr->has_offset;
 	r->partition = tr->partition;
 	r->offset = tr->offset;
-	{
-		const char *topic = ev->topic != NULL ? ev->topic : s->route->topic;
-
-		r->topic_len = copy_text(r->topic, sizeof(r->topic), topic, strlen(topic));
-	}
-	r->has_key = ev->key != NULL && ev->key_len <= sizeof(r->key) &&
-	    utf8_text(ev->key, ev->key_len);
-	r->key_len = r->has_key ? copy_text(r->key, sizeof(r->key), ev->key, ev->key_len) : 0;
 }
 
 /* ---- export ---- */

@@ -217,9 +217,14 @@ fill(struct span_rec *r, int k)
 	r->event_ns = r->end_ns;
 	r->queue = "orders";
 	r->delivery_tag = 9007199254740993ull;	/* 2^53 + 1: exact only as a decimal string */
-	r->routing_key_len = (uint16_t)snprintf(r->routing_key, sizeof(r->routing_key), "eu.orders");
-	r->event_id_len = (uint16_t)snprintf(r->event_id, sizeof(r->event_id), "ev-%d", k);
-	r->topic_len = (uint16_t)snprintf(r->topic, sizeof(r->topic), "orders.v1");
+	r->topic = "orders.v1";
+	span_text_reset(r);
+	{
+		char id[16];
+		int n = snprintf(id, sizeof(id), "ev-%d", k);
+
+		span_text_put(r, SPAN_EVENT_ID, id, (size_t)n);
+	}
 }
 
 static char *
@@ -259,23 +264,27 @@ Test(otlp_json, golden)
 	fill(&r, 1);
 	r.has_parent = 1;
 	memcpy(r.parent_id, "\x00\xf0\x67\xaa\x0b\xa9\x02\xb7", 8);
-	r.tracestate_len = (uint16_t)snprintf(r.tracestate, sizeof(r.tracestate), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
-	r.message_id_len = (uint16_t)snprintf(r.message_id, sizeof(r.message_id), "msg-1");
+	span_text_put(&r, SPAN_ROUTING_KEY, "eu.orders", 9);
+	span_text_put(&r, SPAN_MESSAGE_ID, "msg-1", 5);
+	span_text_put(&r, SPAN_KEY, "ev-1", 4);
+	span_text_put(&r, SPAN_TRACESTATE, "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", 39);
 	r.has_send = 1;
 	r.has_offset = 1;
 	r.partition = 3;
 	r.offset = 1234567890123;
-	r.has_key = 1;
-	r.key_len = (uint16_t)snprintf(r.key, sizeof(r.key), "ev-1");
 	otlp_add(&b, &r);
 
-	/* 2: a duplicate: a root span with an event, no send span. */
+	/* 2: a duplicate: a root span with an event, no send span; empty routing key. */
 	fill(&r, 2);
+	span_text_put(&r, SPAN_ROUTING_KEY, "", 0);
 	r.duplicate = 1;
 	otlp_add(&b, &r);
 
-	/* 3: Kafka refused it: send ERROR, dead letter on the process span. */
+	/* 3: Kafka refused it: send ERROR, dead letter on the process span; a topic from a template. */
 	fill(&r, 3);
+	r.topic = NULL;
+	span_text_put(&r, SPAN_ROUTING_KEY, "eu.orders", 9);
+	span_text_put(&r, SPAN_TOPIC, "orders.eu", 9);
 	r.has_send = 1;
 	r.send_error = "MSG_SIZE_TOO_LARGE";
 	r.dead_letter = "kafka_rejected";
@@ -285,10 +294,8 @@ Test(otlp_json, golden)
 	/* 4: poison, with bytes a JSON string must escape or replace. */
 	fill(&r, 4);
 	r.dead_letter = "invalid_json";
-	r.routing_key_len = 9;
-	memcpy(r.routing_key, "a\"b\\c\x01\xff\xc3\xa9", 9);
-	r.message_id_len = 4;
-	memcpy(r.message_id, "\xe2\x82\xac!", 4);
+	span_text_put(&r, SPAN_ROUTING_KEY, "a\"b\\c\x01\xff\xc3\xa9", 9);
+	span_text_put(&r, SPAN_MESSAGE_ID, "\xe2\x82\xac!", 4);
 	otlp_add(&b, &r);
 	cr_assert(otlp_end(&b) == 0);
 
@@ -307,6 +314,24 @@ Test(otlp_json, golden)
 	free(want);
 	otlp_buf_free(&b);
 	otlp_buf_free(&rb);
+}
+
+Test(otlp_json, strings_share_a_bounded_area)
+{
+	static char big[SPAN_TEXT_BYTES];
+	struct span_rec r;
+	const char *p;
+	size_t n;
+
+	memset(big, 'k', sizeof(big));
+	fill(&r, 1);
+	cr_expect(span_text_put(&r, SPAN_ROUTING_KEY, "rk", 2) == 0);
+	cr_expect(span_text_put(&r, SPAN_KEY, big, sizeof(big)) < 0, "a key beyond the area was stored");
+	cr_expect(span_text_get(&r, SPAN_KEY, &n) == NULL, "the key left out reads as present");
+	cr_expect(span_text_put(&r, SPAN_TRACESTATE, "a=b", 3) == 0, "a short string after a long one");
+	p = span_text_get(&r, SPAN_ROUTING_KEY, &n);
+	cr_expect(p != NULL && n == 2 && memcmp(p, "rk", 2) == 0);
+	cr_expect(span_text_get(&r, SPAN_MESSAGE_ID, &n) == NULL, "never stored, reads as present");
 }
 
 /* ---- endpoint URLs ---- */
