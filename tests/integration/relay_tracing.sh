@@ -10,7 +10,8 @@
 # others get no span and keep their headers. The JSON follows the OTLP
 # rules (tests/tools/otlp_check.py), the resource is as configured, the
 # export header reaches the receiver and is shown nowhere, and each
-# worker keeps its one connection.
+# worker keeps its one connection. Then a graceful stop sends the spans
+# still queued.
 set -euo pipefail
 
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
@@ -63,4 +64,15 @@ if grep -q "$token" "$tmp/check.out" "$tmp/relay.log"; then
 fi
 
 harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
-h_log "relay_tracing: 1000 sampled events traced, 2100 spans exported"
+
+# A graceful stop sends what is queued: with a batch delay of 10
+# minutes, the spans of 200 more events (100 sampled) leave only then.
+start_relay "${env[@]}" OTEL_BSP_SCHEDULE_DELAY=600000
+"$ER_PUBLISH" -u "$AMQP_URL" -q events -s 2001 -n 200 --trace --persistent >/dev/null
+wait_metric event_relay_acked_total == 200 60
+assert_metric event_relay_trace_spans_exported_total 0
+harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
+topic_records "$tmp/records" events
+otlp_check --kafka "$tmp/records" --sampled 1100 --duplicates 100 --service er-test ||
+	h_fail "the spans flushed at the stop are not as specified"
+h_log "relay_tracing: 1100 sampled events traced, 2300 spans exported (200 at a graceful stop)"
