@@ -11,7 +11,8 @@
 # rules (tests/tools/otlp_check.py), the resource is as configured, the
 # export header reaches the receiver and is shown nowhere, and each
 # worker keeps its one connection. Then a graceful stop sends the spans
-# still queued.
+# still queued, and with tracing.propagation = passthrough the records
+# keep their incoming traceparent.
 set -euo pipefail
 
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
@@ -67,12 +68,18 @@ harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
 
 # A graceful stop sends what is queued: with a batch delay of 10
 # minutes, the spans of 200 more events (100 sampled) leave only then.
+# These are relayed with propagation passthrough: their Kafka records
+# keep the traceparent they came with.
+cat >"$tmp/relay.conf" <<CONF
+tracing = { sample_ratio = "0"; propagation = "passthrough"; };
+CONF
 start_relay "${env[@]}" OTEL_BSP_SCHEDULE_DELAY=600000
 "$ER_PUBLISH" -u "$AMQP_URL" -q events -s 2001 -n 200 --trace --persistent >/dev/null
 wait_metric event_relay_acked_total == 200 60
 assert_metric event_relay_trace_spans_exported_total 0
 harness_stop_pid "$RELAY_PID" 40 || h_fail "event-relayd exited with status $?"
 topic_records "$tmp/records" events
-otlp_check --kafka "$tmp/records" --sampled 1100 --duplicates 100 --service er-test ||
+otlp_check --kafka "$tmp/records" --sampled 1100 --duplicates 100 --service er-test \
+	--passthrough-from 2001 ||
 	h_fail "the spans flushed at the stop are not as specified"
 h_log "relay_tracing: 1100 sampled events traced, 2300 spans exported (200 at a graceful stop)"

@@ -4,7 +4,8 @@ JSON rules and against the Kafka records (er-topic's output).
 
     otlp_check.py DIR [--kafka FILE] [--sampled N] [--duplicates N]
                   [--service NAME] [--resource KEY=VALUE]...
-                  [--propagation rewrite|passthrough] [--min-spans N]
+                  [--propagation rewrite|passthrough] [--passthrough-from SEQ]
+                  [--min-spans N]
 
 Every request must be an ExportTraceServiceRequest in the protobuf JSON
 mapping (ids lowercase hex of the right length and not all zero, 64-bit
@@ -124,6 +125,8 @@ def main():
     ap.add_argument("--service", default="event-relay")
     ap.add_argument("--resource", action="append", default=[])
     ap.add_argument("--propagation", default="rewrite")
+    ap.add_argument("--passthrough-from", type=int, default=None,
+                    help="events from this sequence number on were relayed with passthrough")
     ap.add_argument("--min-spans", type=int, default=0)
     ap.add_argument("--queue", default="events")
     ap.add_argument("--topic", default="events")
@@ -250,7 +253,9 @@ def main():
                     fail("%s: not in Kafka" % eid)
                     continue
                 hdr = rec[0]
-                want = "00-%s-%s-01" % (tid, sends[0]["spanId"] if o.propagation == "rewrite" else sid)
+                rewrite = o.propagation == "rewrite" and not (
+                    o.passthrough_from is not None and seq >= o.passthrough_from)
+                want = "00-%s-%s-01" % (tid, sends[0]["spanId"] if rewrite else sid)
                 if hdr.get("traceparent") != want:
                     fail("%s: Kafka traceparent %r, want %r" % (eid, hdr.get("traceparent"), want))
                 if hdr.get("tracestate") != "er=t%d" % seq:
