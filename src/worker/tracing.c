@@ -111,8 +111,10 @@ tracing_new(const struct er_config *cfg, int worker, struct stats_values *st)
 	t->exp = trace_export_new(cfg->trace_url, cfg->tracing_headers, cfg->tracing_timeout_ms);
 	if (t->exp == NULL)
 		goto fail;
-	log_info("tracing: sampler %s, ratio %g; spans to %s", cfg->tracing_sampler, cfg->trace_ratio,
-	    cfg->trace_url);
+	/* A query may carry a vendor's token: not logged. */
+	log_info("tracing: sampler %s, ratio %g; spans to %.*s%s", cfg->tracing_sampler,
+	    cfg->trace_ratio, (int)strcspn(cfg->trace_url, "?"), cfg->trace_url,
+	    strchr(cfg->trace_url, '?') != NULL ? "?..." : "");
 	return t;
 nomem:
 	log_error("tracing: out of memory; spans are not exported");
