@@ -29,6 +29,7 @@ struct er_config {
 #define SETTING_FIELD_BOOL(f)  int f;
 #define SETTING_FIELD_STR(f)   char *f;
 #define SETTING_FIELD_ADDR(f)  char *f;
+#define SETTING_FIELD_ADDRS(f) char *f;
 #define SETTING_FIELD_URL(f)   char *f;
 #define SETTING_FIELD_LEVEL(f) enum log_level f;
 #define SETTING_FIELD_LIST(f)  struct er_strlist f;

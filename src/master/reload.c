@@ -50,7 +50,7 @@ diff_settings(const struct er_config *a, const struct er_config *b, char **chang
     char **restart)
 {
 	static const char *const fixed[] = {
-		"pid_file", "user", "group", "metrics.listen", "control.socket", "log.target",
+		"instance", "pid_file", "user", "group", "metrics.listen", "control.socket", "log.target",
 		"log.format",
 	};
 	char *da = dump(a), *db = dump(b), *ch = NULL, *rs = NULL;

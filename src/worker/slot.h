@@ -61,6 +61,7 @@ struct slot {
 	uint8_t stale;		/* its channel generation is gone: never ack */
 	uint8_t redelivered;
 	uint8_t duplicate;	/* completed as a duplicate */
+	uint8_t claimed;	/* holds its Redis claim: renewed until marked or released */
 	uint64_t generation;	/* AMQP channel generation */
 	uint64_t tag;		/* delivery tag within that generation */
 	uint64_t recv_us;	/* CLOCK_MONOTONIC at basic.deliver */

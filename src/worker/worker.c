@@ -306,6 +306,7 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 		tick(&w);
 		amqp_source_tick(w.amqp, w.now_ms);
 		redis_claim_tick(w.redis, w.now_ms);
+		relay_renew_claims(&w);
 		if (relay_kafka_tick(&w) < 0) {
 			status = 1;
 			break;
