@@ -7,7 +7,8 @@
 # receiver's log, then 200s) and every span is either exported or
 # counted as dropped. Phase 2: the receiver is gone (connection
 # refused): 1,000 more events are relayed, export errors and drops are
-# counted, and a graceful stop still exits 0 within its bound.
+# counted, and a graceful stop still exits 0 within its bound. The
+# endpoint comes from JAEGER_URL, as the replaced service had it.
 set -euo pipefail
 
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
@@ -24,12 +25,16 @@ start_otlp_receiver
 tmp=$HARNESS_TMP
 "$ER_PUBLISH" -u "$AMQP_URL" -q events -n 3000 --persistent --expected "$tmp/expected" >/dev/null
 
+# The endpoint comes from the replaced service's JAEGER_URL (its port
+# kept, as it is not Jaeger's 14268), said once at start.
 cat >"$tmp/relay.conf" <<CONF
-tracing = { endpoint = "$OTLP_URL"; sample_ratio = "1.0"; queue_size = 64;
+tracing = { sample_ratio = "1.0"; queue_size = 64;
 	batch_size = 32; batch_delay_ms = 100; timeout_ms = 2000; };
 CONF
 otlp_fail 5 1
-start_relay
+start_relay JAEGER_URL="$OTLP_URL"
+[[ $(grep -c "JAEGER_URL is set: spans go over OTLP/HTTP to $OTLP_URL/v1/traces" "$tmp/relay.log") == 1 ]] ||
+	h_fail "JAEGER_URL not said once at start: $(grep -i jaeger "$tmp/relay.log")"
 wait_metric event_relay_acked_total == 3000 120
 h_log "3000 acked while the receiver answers 503"
 # Every span accounted for: exported, or dropped (the queue was full).
