@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/config_secret.h"
 #include "common/config_source.h"
+#include "common/trace_config.h"
 #include "common/config_value.h"
 
 #define PATH_MAX_LEN 512		/* bytes of a dotted setting path */
@@ -643,6 +644,7 @@ load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs,
 	load_env(&ld, env != NULL ? env : system_getenv);
 	check_together(&ld);
 	config_read_secrets(cfg, prev, secret_error, &ld);
+	config_resolve_tracing(cfg, env != NULL ? env : system_getenv, secret_error, &ld);
 	config_destroy(&lc);
 	return ld.nerr;
 }
@@ -672,6 +674,7 @@ config_free(struct er_config *cfg)
 	if (cfg->amqp_url != NULL)	/* its passwords */
 		explicit_bzero(cfg->amqp_url, strlen(cfg->amqp_url));
 	config_free_secrets(cfg);
+	config_free_tracing(cfg);
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		void *p = (char *)cfg + settings[i].off;
 

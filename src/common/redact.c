@@ -37,13 +37,12 @@ int
 redact_setting(const char *path)
 {
 	const char *dot = strrchr(path, '.');
-
 	const char *name = dot != NULL ? dot + 1 : path;
 	size_t len = strlen(name);
 
 	/* "password" and "NAME_password" */
-	return len >= 8 && strcmp(name + len - 8, "password") == 0 &&
-	    (len == 8 || name[len - 9] == '_');
+	return (len >= 8 && strcmp(name + len - 8, "password") == 0 &&
+	    (len == 8 || name[len - 9] == '_')) || strcmp(path, "tracing.headers") == 0;
 }
 
 int

@@ -295,6 +295,8 @@ main(int argc, char **argv)
 		log_info("no configuration file %s: running on the built-in defaults and the "
 		    "environment", path);
 	config_warn_insecure(&cfg);
+	if (cfg.trace_note != NULL)
+		log_warn("%s", cfg.trace_note);
 	if (drop_privileges(&cfg) < 0)
 		return 1;
 	status = master_run(&cfg, &routes, no_file ? NULL : path);

@@ -648,6 +648,14 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 		sentinel_reply(r, reply);
 		return;
 	case REQ_ROLE:
+		if (reply->type == REDIS_REPLY_ERROR) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "ROLE refused: %.100s (with redis.sentinels the "
+			    "user needs the ROLE command)", reply->str);
+			drop_connection(r, why);
+			return;
+		}
 		if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
 		    reply->element[0]->type != REDIS_REPLY_STRING ||
 		    strcmp(reply->element[0]->str, "master") != 0) {

@@ -17,6 +17,7 @@
 #include "common/route.h"
 #include "worker/mapping.h"
 #include "worker/relay.h"
+#include "worker/tracing.h"
 
 /* Completions are acked in groups: at most this many, or this late. */
 #define ACK_BATCH 64
@@ -100,6 +101,8 @@ complete(struct worker *w, struct slot *s)
 	if (s->waiters != NULL)
 		release_waiters(w, s, s->reason == DLQ_NONE);
 	s->state = SLOT_DONE;
+	if (s->tr.sampled && !s->stale)
+		tracing_finish(w->tracer, s, w->now_us);
 	if (s->stale || ack_tracker_complete(&w->tracker, s->generation, s->tag) < 0) {
 		slot_free(w, s);
 		return;
@@ -179,6 +182,8 @@ give_up(struct worker *w, struct slot *s, enum dlq_reason reason, rd_kafka_resp_
 	s->reason = reason;
 	s->detail = rd_kafka_err2name(err);
 	s->claimed = 0;
+	if (s->tr.sampled)
+		tracing_report(w->tracer, s, err, -1, -1, w->now_us);
 	redis_claim_release(w->redis, s);
 	dead_letter(w, s, NULL);
 }
@@ -260,7 +265,11 @@ kafka_failed(struct worker *w, rd_kafka_resp_err_t err)
 static void
 produce(struct worker *w, struct slot *s)
 {
-	rd_kafka_resp_err_t err = kafka_sink_produce(w->kafka, s);
+	rd_kafka_resp_err_t err;
+
+	if (s->tr.sampled)
+		tracing_send(w->tracer, s, w->now_us);
+	err = kafka_sink_produce(w->kafka, s);
 
 	if (err == 0) {
 		s->state = SLOT_PRODUCING;
@@ -303,10 +312,13 @@ mark_done(struct worker *w, struct slot *s)
 }
 
 static void
-kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err)
+kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err, int32_t partition,
+    int64_t offset)
 {
 	struct worker *w = arg;
 
+	if (s->tr.sampled)
+		tracing_report(w->tracer, s, err, partition, offset, w->now_us);
 	if (err == 0) {
 		stat_add(&w->st->published, 1);
 		stat_add(&route_stats(w, s)->published, 1);
@@ -759,6 +771,9 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 	if (s->reason == DLQ_NONE && w->cfg->amqp_delivery_limit > 0 && s->redelivered &&
 	    delivery_count(props) >= w->cfg->amqp_delivery_limit)
 		s->reason = DLQ_delivery_limit;
+	if (w->tracer != NULL)
+		tracing_begin(w->tracer, s, props != NULL && (props->_flags & AMQP_BASIC_HEADERS_FLAG) ?
+		    &props->headers : NULL, s->recv_us);
 	if (s->ev.bad_traceparent) {
 		stat_add(&w->st->trace_context_invalid, 1);
 		log_debug("delivery %llu: invalid traceparent header not copied",

@@ -47,6 +47,7 @@ struct worker {
 	struct kafka_sink *kafka;
 	struct redis_claim *redis;
 	struct breaker breaker;		/* around Kafka */
+	struct tracer *tracer;		/* NULL: no spans */
 	int dedup_bypass;		/* redis.on_failure = bypass */
 	int bypassing;			/* relaying without Redis right now */
 

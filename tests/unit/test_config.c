@@ -646,6 +646,14 @@ static const struct {
 	{ "LOG_FORMAT", "json", "log.format = \"json\";" },
 	{ "EVENT_RELAY_ALLOW_ROOT", "true", "allow_root = true;" },
 	{ "EVENT_RELAY_SECCOMP", "false", "seccomp = false;" },
+	{ "OTEL_SERVICE_NAME", "relay-eu", "tracing.service_name = \"relay-eu\";" },
+	{ "OTEL_TRACES_SAMPLER", "always_on", "tracing.sampler = \"always_on\";" },
+	{ "OTEL_TRACES_SAMPLER_ARG", "0.25", "tracing.sample_ratio = \"0.25\";" },
+	{ "OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20t0k3n", "tracing.headers = \"********\";" },
+	{ "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "128", "tracing.batch_size = 128;" },
+	{ "OTEL_BSP_SCHEDULE_DELAY", "5000", "tracing.batch_delay_ms = 5000;" },
+	{ "OTEL_BSP_MAX_QUEUE_SIZE", "2048", "tracing.queue_size = 2048;" },
+	{ "OTEL_EXPORTER_OTLP_TIMEOUT", "3000", "tracing.timeout_ms = 3000;" },
 };
 
 Test(config, env_overrides)
