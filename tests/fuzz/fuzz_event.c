@@ -72,8 +72,23 @@ check_paths(const uint8_t *data, size_t size, enum dlq_reason why, const struct 
 	if (why == DLQ_too_large)
 		return;
 	rc = json_paths(data, size, pp, 3, sp);
-	/* The decoder rejects as invalid_json exactly what is not a JSON object. */
-	if ((why != DLQ_invalid_json) != (rc == 0 && first_byte(data, size) == '{'))
+	/*
+	 * The decoder rejects as JSON (invalid_json, invalid_utf8,
+	 * json_too_deep) exactly what is not a JSON object, and for an
+	 * object for the very reason json_paths gives.
+	 */
+	if ((why != DLQ_invalid_json && why != DLQ_invalid_utf8 && why != DLQ_json_too_deep) !=
+	    (rc == 0 && first_byte(data, size) == '{'))
+		abort();
+	if (rc < 0 && first_byte(data, size) == '{' && why != json_err_reason(rc, NULL))
+		abort();
+	/* A detail says which bound, for those reasons only. */
+	if ((ev->detail[0] != '\0') != (why == DLQ_invalid_utf8 || why == DLQ_json_too_deep ||
+	    why == DLQ_event_id_too_long))
+		abort();
+	/* Too long: the id member is a string longer than EVENT_ID_MAX once unescaped. */
+	if (why == DLQ_event_id_too_long && (sp[0].kind != JSON_STRING ||
+	    json_unescape(sp[0].start + 1, sp[0].len - 2, u, sizeof(u)) != JSON_ERR_TOO_LONG))
 		abort();
 	if (rc < 0) {
 		for (int i = 0; i < 3; i++)
@@ -169,7 +184,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* json_unescape on the raw bytes, with a small output. */
 	u = json_unescape((const char *)data, size, out, sizeof(out));
-	if (u < -1 || u > (long)sizeof(out))
+	if ((u < 0 && u != -1 && u != JSON_ERR_TOO_LONG) || u > (long)sizeof(out))
 		abort();
 	return 0;
 }

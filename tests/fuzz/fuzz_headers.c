@@ -470,6 +470,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum dlq_reason why, why2;
 	uint8_t *copy, *body;
 	size_t len, cap;
+	char detail[EVENT_DETAIL_MAX];
+	int bad;
 
 	if (dec.max_bytes == 0) {
 		if (event_decoder_init(&dec, FUZZ_MAX_BYTES) < 0)
@@ -504,6 +506,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_encode(&props.headers.entries[i].value, &ebuf);
 
 	/* mapping_decode, twice: the same record, and no growth the second time. */
+	bad = m.props != NULL && (props._flags & AMQP_BASIC_HEADERS_FLAG) &&
+	    props.headers.num_entries > 0 &&
+	    header_table_check(&props.headers, detail, sizeof(detail)) < 0;
 	why = mapping_decode(&dec, r, body, len, &m, &ev, &buf);
 	cap = buf.cap;
 	why2 = mapping_decode(&dec, r, body, len, &m, &ev2, &buf);
@@ -517,7 +522,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (ev2.nhdr != 0 || ev2.value != NULL || ev2.key != NULL || ev2.topic != NULL) {
 		abort();
 	}
-	if (len > FUZZ_MAX_BYTES && why != DLQ_too_large)
+	if (len > FUZZ_MAX_BYTES && why != DLQ_too_large && why != DLQ_bad_headers)
+		abort();
+	/* bad_headers exactly when the table breaks its bounds, whatever the route. */
+	if ((why == DLQ_bad_headers) != bad)
 		abort();
 	free(body);
 	return 0;
