@@ -13,9 +13,11 @@
  *
  * json_paths is checked against the seed decoder (differential): the
  * two share one scanner, so for every body under the limit they must
- * agree on validity (json_paths also takes any top-level value, the
- * seed decoder only an object), and the three seed paths must find
- * exactly the spans the decoder took. Every span json_paths records,
+ * agree on validity and on the reason (json_paths also takes any
+ * top-level value, the seed decoder only an object), and the three seed
+ * paths must find exactly the spans the decoder took. A detail comes
+ * exactly with the reasons of a bound; event_id_too_long only for an id
+ * longer than EVENT_ID_MAX unescaped. Every span json_paths records,
  * for a few more paths, must lie in the body and be valid JSON alone.
  */
 #include <stdint.h>

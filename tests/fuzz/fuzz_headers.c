@@ -16,7 +16,8 @@
  * event points only into the body, its buffer, itself or the route,
  * never into the properties (they are freed before the event is read,
  * as rabbitmq-c recycles them); its topic is a legal Kafka name; its
- * traceparent is valid; a rejection leaves nothing behind; decoding
+ * traceparent is valid; bad_headers comes exactly from the header
+ * table's bounds; a rejection leaves nothing behind; decoding
  * the same delivery again gives the same record without growing the
  * buffer.
  */
