@@ -314,36 +314,104 @@ skip_ws(const unsigned char *p, const unsigned char *end)
 
 /*
  * The first byte at or after p that ends plain string contents ('"',
- * '\\', a control character, or a byte >= 0x80 that starts a UTF-8
- * sequence to check), or end. Most of a body is string
+ * '\\' or a control character), or end. Most of a body is string
  * contents, so where bytes load little-endian they are tested 8 at a
  * time. (x - n..) & ~x & 0x80.. (n <= 0x80 in every byte) sets the top
  * bit of the lowest byte of x below n, and of no byte under it (bytes
  * above may be flagged by the borrow): so the lowest flag is the first
  * stop. x ^ 0x02.. maps '"' to 0x20 and keeps 0x00-0x1f below 0x20
  * (0x20 and 0x21 go to 0x22, 0x23), so one test with n = 0x21 finds
- * both quotes and control characters; x ^ 0x5c.. makes '\\' 0; x &
- * 0x80.. flags the bytes of UTF-8 sequences.
+ * both quotes and control characters; x ^ 0x5c.. makes '\\' 0.
+ * The bytes passed over are ORed into *hi (a few beyond the stop too),
+ * so that a string's UTF-8 is checked only when it holds a byte >= 0x80.
  */
 static inline const unsigned char *
-plain_end(const unsigned char *p, const unsigned char *end)
+plain_end(const unsigned char *p, const unsigned char *end, uint64_t *hi)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	while (end - p >= 8) {
 		uint64_t w, q, b, hit;
 
 		memcpy(&w, p, 8);
+		*hi |= w;
 		q = w ^ (BYTES_01 * 0x02);
 		b = w ^ (BYTES_01 * '\\');
-		hit = (((q - BYTES_01 * 0x21) & ~q) | ((b - BYTES_01) & ~b) | w) & (BYTES_01 * 0x80);
+		hit = (((q - BYTES_01 * 0x21) & ~q) | ((b - BYTES_01) & ~b)) & (BYTES_01 * 0x80);
 		if (hit != 0)
 			return p + __builtin_ctzll(hit) / 8;
 		p += 8;
 	}
 #endif
-	while (p < end && !str_stop[*p] && *p < 0x80)
+	while (p < end && !str_stop[*p]) {
+		*hi |= *p;
 		p++;
+	}
 	return p;
+}
+
+/*
+ * Checks the run of UTF-8 sequences starting at p (*p >= 0x80) as
+ * utf8_seq() does, inline: text in other scripts is mostly such runs.
+ * Returns the first byte after the run (an ASCII byte, or end), or NULL
+ * at the first ill-formed sequence.
+ */
+static ALWAYS_INLINE const unsigned char *
+utf8_run(const unsigned char *p, const unsigned char *end)
+{
+	do {
+		unsigned c = p[0], c1;
+
+		if (c < 0xc2) {
+			return NULL;	/* a continuation byte, or an overlong 0xc0, 0xc1 */
+		} else if (c < 0xe0) {
+			if (end - p < 2 || (p[1] & 0xc0) != 0x80)
+				return NULL;
+			p += 2;
+		} else if (c < 0xf0) {
+			if (end - p < 3)
+				return NULL;
+			c1 = p[1];
+			if ((c1 & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+			    (c == 0xe0 && c1 < 0xa0) ||		/* overlong */
+			    (c == 0xed && c1 > 0x9f))		/* surrogates */
+				return NULL;
+			p += 3;
+		} else if (c < 0xf5) {
+			if (end - p < 4)
+				return NULL;
+			c1 = p[1];
+			if ((c1 & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80 ||
+			    (c == 0xf0 && c1 < 0x90) ||		/* overlong */
+			    (c == 0xf4 && c1 > 0x8f))		/* above U+10FFFF */
+				return NULL;
+			p += 4;
+		} else {
+			return NULL;
+		}
+	} while (p < end && *p >= 0x80);
+	return p;
+}
+
+/* Whether p[0..end) is UTF-8; ASCII is passed over 8 bytes at a time. */
+static int
+utf8_valid(const unsigned char *p, const unsigned char *end)
+{
+	for (;;) {
+		uint64_t w;
+
+		while (end - p >= 8) {
+			memcpy(&w, p, 8);
+			if ((w & (BYTES_01 * 0x80)) != 0)
+				break;
+			p += 8;
+		}
+		while (p < end && *p < 0x80)
+			p++;
+		if (p == end)
+			return 1;
+		if ((p = utf8_run(p, end)) == NULL)
+			return 0;
+	}
 }
 
 /*
@@ -357,22 +425,20 @@ plain_end(const unsigned char *p, const unsigned char *end)
 static ALWAYS_INLINE const unsigned char *
 scan_string(const unsigned char *p, const unsigned char *end, int *escaped, int *bad_utf8)
 {
+	const unsigned char *start = p;
+	uint64_t hi = 0;
+
 	*escaped = 0;
 	for (;;) {
-		size_t k;
-
-		p = plain_end(p, end);
+		p = plain_end(p, end, &hi);
 		if (p == end || *p < 0x20)
 			return NULL;
-		if (*p == '"')
-			return p;
-		if (*p >= 0x80) {
-			if ((k = utf8_seq(p, (size_t)(end - p))) == 0) {
+		if (*p == '"') {
+			if ((hi & (BYTES_01 * 0x80)) != 0 && !utf8_valid(start, p)) {
 				*bad_utf8 = 1;
 				return NULL;
 			}
-			p += k;
-			continue;
+			return p;
 		}
 		*escaped = 1;
 		if (end - p < 2)

@@ -60,6 +60,50 @@ first_byte(const uint8_t *d, size_t n)
 	return -1;
 }
 
+/*
+ * Whether d[0..n) is UTF-8, decoded code point by code point (not the
+ * scanner's range checks): the oracle for invalid_utf8. Outside strings
+ * JSON is ASCII, so a body json_paths accepts is UTF-8 as a whole, and
+ * one it refuses as JSON_ERR_UTF8 is not.
+ */
+static int
+utf8_oracle(const uint8_t *d, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k;
+
+		if (d[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((d[i] & 0xe0) == 0xc0) {
+			k = 2;
+			cp = d[i] & 0x1f;
+		} else if ((d[i] & 0xf0) == 0xe0) {
+			k = 3;
+			cp = d[i] & 0x0f;
+		} else if ((d[i] & 0xf8) == 0xf0) {
+			k = 4;
+			cp = d[i] & 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i < k)
+			return 0;
+		for (size_t j = 1; j < k; j++) {
+			if ((d[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (d[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x80) || (k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 /* json_paths beside the decoder's verdict `why` on the same body. */
 static void
 check_paths(const uint8_t *data, size_t size, enum dlq_reason why, const struct event *ev)
@@ -84,6 +128,8 @@ check_paths(const uint8_t *data, size_t size, enum dlq_reason why, const struct 
 		abort();
 	if (rc < 0 && first_byte(data, size) == '{' && why != json_err_reason(rc, NULL))
 		abort();
+	if ((rc == 0 || rc == JSON_ERR_UTF8) && utf8_oracle(data, size) != (rc == 0))
+		abort();	/* the scanner and the oracle disagree on UTF-8 */
 	/* A detail says which bound, for those reasons only. */
 	if ((ev->detail[0] != '\0') != (why == DLQ_invalid_utf8 || why == DLQ_json_too_deep ||
 	    why == DLQ_event_id_too_long))
