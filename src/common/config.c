@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/config_secret.h"
 #include "common/config_source.h"
+#include "common/trace_config.h"
 #include "common/config_value.h"
 
 #define PATH_MAX_LEN 512		/* bytes of a dotted setting path */
@@ -32,6 +33,7 @@ enum setting_type {
 	ST_BOOL,
 	ST_STR,
 	ST_ADDR,
+	ST_ADDRS,
 	ST_URL,
 	ST_LEVEL,
 	ST_LIST,
@@ -174,6 +176,7 @@ store(struct er_config *cfg, const struct setting *st, union value *v)
 		break;
 	case ST_STR:
 	case ST_ADDR:
+	case ST_ADDRS:
 	case ST_URL:
 	case ST_CHOICE:
 	case ST_LOGTARGET:
@@ -229,6 +232,10 @@ parse_string(const struct setting *st, const char *s, union value *out, char *ms
 			snprintf(msg, msgsz, "must be host:port with a port between 1 and 65535");
 			return -1;
 		}
+		break;
+	case ST_ADDRS:
+		if (config_check_addrs(s, msg, msgsz) != 0)
+			return -1;
 		break;
 	case ST_URL:
 		if (config_check_urls(s, msg, msgsz) != 0)
@@ -317,6 +324,7 @@ parse_text(const struct setting *st, const char *s, union value *out, char *msg,
 		return 0;
 	case ST_STR:
 	case ST_ADDR:
+	case ST_ADDRS:
 	case ST_URL:
 	case ST_LEVEL:
 	case ST_CHOICE:
@@ -324,6 +332,45 @@ parse_text(const struct setting *st, const char *s, union value *out, char *msg,
 		break;
 	}
 	return parse_string(st, s, out, msg, msgsz);
+}
+
+/*
+ * An ADDRS setting given as a list of strings: joined with commas, then
+ * checked as the text form.
+ */
+static int
+parse_addr_list(const struct setting *st, const config_setting_t *cs, union value *out, char *msg,
+    size_t msgsz)
+{
+	size_t len = 1;
+	char *joined;
+	int rc, n = config_setting_length(cs);
+
+	for (int i = 0; i < n; i++) {
+		const char *s = config_setting_get_string(config_setting_get_elem(cs, (unsigned)i));
+
+		if (s == NULL) {
+			snprintf(msg, msgsz, "expected host:port strings");
+			return -1;
+		}
+		if (*s == '\0' || strchr(s, ',') != NULL) {
+			snprintf(msg, msgsz, "element %d must be one host:port", i + 1);
+			return -1;
+		}
+		len += strlen(s) + 1;
+	}
+	if ((joined = calloc(1, len)) == NULL) {
+		snprintf(msg, msgsz, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(joined, ",");
+		strcat(joined, config_setting_get_string(config_setting_get_elem(cs, (unsigned)i)));
+	}
+	rc = parse_string(st, joined, out, msg, msgsz);
+	free(joined);
+	return rc;
 }
 
 /*
@@ -385,6 +432,10 @@ parse_setting(const struct setting *st, const config_setting_t *cs, union value 
 			}
 		}
 		return 0;
+	case ST_ADDRS:
+		if (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST)
+			return parse_addr_list(st, cs, out, msg, msgsz);
+		/* FALLTHROUGH */
 	case ST_STR:
 	case ST_ADDR:
 	case ST_URL:
@@ -556,6 +607,26 @@ secret_error(void *arg, const char *path, const char *fmt, ...)
 	setting_error(ld, idx >= 0 ? &ld->origin[idx] : &none, path, "%s", msg);
 }
 
+/* Settings that only make sense together. */
+static void
+check_together(struct loader *ld)
+{
+	const struct er_config *cfg = ld->cfg;
+	int sentinels = find_setting("redis.sentinels"), name = find_setting("redis.master_name");
+
+	if (cfg->redis_sentinels[0] != '\0' && cfg->redis_master_name[0] == '\0')
+		setting_error(ld, &ld->origin[sentinels], "redis.sentinels",
+		    "needs redis.master_name (the name the sentinels monitor the master under)");
+	if (strlen(cfg->instance) > 63 ||
+	    strspn(cfg->instance, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+	    strlen(cfg->instance))
+		setting_error(ld, &ld->origin[find_setting("instance")], "instance",
+		    "must be at most 63 letters, digits, '.', '_' or '-'");
+	if (cfg->redis_master_name[0] != '\0' && cfg->redis_sentinels[0] == '\0')
+		setting_error(ld, &ld->origin[name], "redis.master_name",
+		    "needs redis.sentinels (the sentinels to ask for the master)");
+}
+
 static int
 load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs,
     const struct er_config *prev)
@@ -574,7 +645,9 @@ load(struct er_config *cfg, const char *path, config_getenv_fn env, FILE *errs,
 		load_file(&ld, &lc);
 	}
 	load_env(&ld, env != NULL ? env : system_getenv);
+	check_together(&ld);
 	config_read_secrets(cfg, prev, secret_error, &ld);
+	config_resolve_tracing(cfg, env != NULL ? env : system_getenv, secret_error, &ld);
 	config_destroy(&lc);
 	return ld.nerr;
 }
@@ -599,15 +672,19 @@ config_free(struct er_config *cfg)
 		return;
 	if (cfg->redis_password != NULL)
 		explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));
+	if (cfg->redis_sentinel_password != NULL)
+		explicit_bzero(cfg->redis_sentinel_password, strlen(cfg->redis_sentinel_password));
 	if (cfg->amqp_url != NULL)	/* its passwords */
 		explicit_bzero(cfg->amqp_url, strlen(cfg->amqp_url));
 	config_free_secrets(cfg);
+	config_free_tracing(cfg);
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		void *p = (char *)cfg + settings[i].off;
 
 		if (settings[i].type == ST_LIST) {
 			strlist_free(p);
 		} else if (settings[i].type == ST_STR || settings[i].type == ST_ADDR ||
+		    settings[i].type == ST_ADDRS ||
 		    settings[i].type == ST_URL || settings[i].type == ST_CHOICE ||
 		    settings[i].type == ST_LOGTARGET) {
 			free(*(char **)p);

@@ -29,6 +29,7 @@ struct er_config {
 #define SETTING_FIELD_BOOL(f)  int f;
 #define SETTING_FIELD_STR(f)   char *f;
 #define SETTING_FIELD_ADDR(f)  char *f;
+#define SETTING_FIELD_ADDRS(f) char *f;
 #define SETTING_FIELD_URL(f)   char *f;
 #define SETTING_FIELD_LEVEL(f) enum log_level f;
 #define SETTING_FIELD_LIST(f)  struct er_strlist f;
@@ -47,6 +48,11 @@ struct er_config {
 	 */
 	struct er_secret *secrets;
 	size_t nsecrets;
+	/* Span export as resolved from tracing.* and OTEL_* (trace_config.c). */
+	char *trace_url;	/* OTLP/HTTP traces URL; NULL: no export */
+	char *trace_note;	/* said once at start (JAEGER_URL stood in), or NULL */
+	double trace_ratio;	/* tracing.sample_ratio, checked */
+	char *trace_resource;	/* OTEL_RESOURCE_ATTRIBUTES, checked, or NULL */
 };
 
 #ifndef SYSCONFDIR
@@ -90,6 +96,16 @@ const char *config_secret(const struct er_config *cfg, const char *path, size_t 
  * user may read. At start and after a reload.
  */
 void config_warn_insecure(const struct er_config *cfg);
+
+/*
+ * Splits a key=value,... list (tracing.headers, OTEL_RESOURCE_ATTRIBUTES;
+ * the W3C Baggage form without properties: keys are tokens, values are
+ * percent-decoded, spaces around either trimmed). Calls `fn` for each
+ * pair (keys and values NUL-terminated, valid only during the call).
+ * 0, or -1 with the reason in `why`, which never quotes a value.
+ */
+int config_kv_split(const char *s, void (*fn)(void *arg, const char *key, const char *value),
+    void *arg, char *why, size_t whysz);
 
 /* Splits "host:port" ("[v6]:port" too); 0 or -1. `host` gets a copy. */
 int config_split_addr(const char *addr, char *host, size_t hostsz, int *port);

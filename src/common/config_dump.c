@@ -105,6 +105,12 @@ dump_ADDR(FILE *out, const char *path, char *const *v)
 }
 
 static void
+dump_ADDRS(FILE *out, const char *path, char *const *v)
+{
+	dump_STR(out, path, v);
+}
+
+static void
 dump_CHOICE(FILE *out, const char *path, char *const *v)
 {
 	dump_STR(out, path, v);

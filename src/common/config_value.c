@@ -143,6 +143,37 @@ config_check_scheme(const char *s, char *msg, size_t msgsz)
 }
 
 int
+config_check_addrs(const char *s, char *msg, size_t msgsz)
+{
+	char one[300];
+	int i = 1;
+
+	if (*s == '\0')
+		return 0;
+	for (const char *e = s;; i++) {
+		const char *end = strchr(e, ',');
+		size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
+
+		if (len == 0 || len >= sizeof(one)) {
+			snprintf(msg, msgsz, "element %d must be host:port", i);
+			return -1;
+		}
+		memcpy(one, e, len);
+		one[len] = '\0';
+		if (config_check_scheme(one, msg, msgsz) != 0)
+			return -1;
+		if (config_split_addr(one, NULL, 0, NULL) != 0) {
+			snprintf(msg, msgsz, "element %d (\"%.64s\") must be host:port with a port "
+			    "between 1 and 65535", i, one);
+			return -1;
+		}
+		if (end == NULL)
+			return 0;
+		e = end + 1;
+	}
+}
+
+int
 config_check_pair(const char *s, size_t len)
 {
 	const char *eq = memchr(s, '=', len);

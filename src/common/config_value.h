@@ -20,6 +20,8 @@ int config_check_urls(const char *s, char *msg, size_t msgsz);
  * a password). 0 for anything else.
  */
 int config_check_scheme(const char *s, char *msg, size_t msgsz);
+/* A comma-separated list of host:port ("" allowed); 0, or -1 and msg. */
+int config_check_addrs(const char *s, char *msg, size_t msgsz);
 /* "name=value" with a non-empty name; 0 or -1. */
 int config_check_pair(const char *s, size_t len);
 

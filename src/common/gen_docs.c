@@ -123,6 +123,7 @@ put_type(const struct setting_doc *d)
 		{ "BOOL", "A boolean, true or false." },
 		{ "STR", "A string." },
 		{ "ADDR", "A string host:port (an IPv6 host in brackets)." },
+		{ "ADDRS", "A list of host:port strings, or one string of them separated by commas; empty: none." },
 		{ "URL", "A string: amqp:// or amqps:// URLs, separated by commas." },
 		{ "LEVEL", "A string; warning is taken as warn." },
 		{ "LIST", "A list of strings." },

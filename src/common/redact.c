@@ -37,8 +37,12 @@ int
 redact_setting(const char *path)
 {
 	const char *dot = strrchr(path, '.');
+	const char *name = dot != NULL ? dot + 1 : path;
+	size_t len = strlen(name);
 
-	return strcmp(dot != NULL ? dot + 1 : path, "password") == 0;
+	/* "password" and "NAME_password" */
+	return (len >= 8 && strcmp(name + len - 8, "password") == 0 &&
+	    (len == 8 || name[len - 9] == '_')) || strcmp(path, "tracing.headers") == 0;
 }
 
 int

@@ -5,7 +5,8 @@
  * what names it (the setting, the property, the user of a URL) stays.
  *
  * Secrets: the password of a URL (amqp://user:PASSWORD@host), a setting
- * whose last part is "password" (redis.password), and a librdkafka
+ * whose last part is "password" (redis.password), tracing.headers (a
+ * collector's token), and a librdkafka
  * property that holds one (redact_property). A setting or property
  * ending in "_file" names a file that holds a secret: its path is shown,
  * never the file's content.

@@ -62,6 +62,17 @@ route_implicit(struct route *r, const struct er_config *cfg)
 	    r->headers == NULL)
 		goto nomem;
 	r->declare = cfg->amqp_declare != 0;
+	if (cfg->amqp_queue_type != NULL && strcmp(cfg->amqp_queue_type, "quorum") == 0) {
+		r->args = calloc(1, sizeof(*r->args));
+		if (r->args == NULL)
+			goto nomem;
+		r->nargs = 1;
+		r->args[0].key = strdup("x-queue-type");
+		r->args[0].type = RARG_STRING;
+		r->args[0].str = strdup("quorum");
+		if (r->args[0].key == NULL || r->args[0].str == NULL)
+			goto nomem;
+	}
 	r->max_message_bytes = (size_t)cfg->max_message_bytes;
 	r->format = ROUTE_FMT_SEED_JSON;
 	/* The same mapping written out, as a route file would give it. */

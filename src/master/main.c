@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/host.h"
 #include "common/log.h"
 #include "common/route.h"
 #include "master/master.h"
@@ -183,6 +184,7 @@ main(int argc, char **argv)
 	label = no_file ? "built-in defaults and environment" : path;
 	memset(&cfg, 0, sizeof(cfg));
 	nerr = config_load(&cfg, no_file ? NULL : path, NULL, stderr);
+	host_set_instance(cfg.instance);
 	if (nerr == 0 && module_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", label, err);
 		nerr++;
@@ -239,6 +241,8 @@ main(int argc, char **argv)
 		log_info("no configuration file %s: running on the built-in defaults and the "
 		    "environment", path);
 	config_warn_insecure(&cfg);
+	if (cfg.trace_note != NULL)
+		log_warn("%s", cfg.trace_note);
 	if (drop_privileges(&cfg) < 0)
 		return 1;
 	status = master_run(&cfg, &routes, no_file ? NULL : path);

@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/json.h"
+#include "common/host.h"
 #include "common/log.h"
 #include "common/route.h"
 #include "common/stats.h"
@@ -287,6 +288,7 @@ status_fn(void *arg, FILE *out, int text)
 	struct master *m = arg;
 	struct status_info si = {
 		.version = PACKAGE_VERSION,
+		.instance = host_name(),
 		.config_path = m->path,
 		.routes = &m->routes,
 		.generation = m->generation,

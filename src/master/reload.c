@@ -50,7 +50,7 @@ diff_settings(const struct er_config *a, const struct er_config *b, char **chang
     char **restart)
 {
 	static const char *const fixed[] = {
-		"pid_file", "user", "group", "metrics.listen", "metrics.max_connections",
+		"instance", "pid_file", "user", "group", "metrics.listen", "metrics.max_connections",
 		"metrics.max_connections_per_client", "metrics.request_timeout", "control.socket",
 		"log.target", "log.format",
 	};

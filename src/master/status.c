@@ -172,6 +172,8 @@ status_render(FILE *out, const struct stats_shm *shm, const struct status_info *
 {
 	fputs("{\"version\":", out);
 	json_str(out, si->version);
+	fputs(",\"instance\":", out);
+	json_str(out, si->instance);
 	fputs(",\"config_file\":", out);
 	json_str(out, si->config_path);
 	fprintf(out, ",\"generation\":%" PRIu64 ",\"started\":%" PRIu64 ",\"uptime_s\":%" PRIu64,
@@ -248,8 +250,8 @@ put_joined(FILE *out, const char *text)
 void
 status_render_text(FILE *out, const struct stats_shm *shm, const struct status_info *si)
 {
-	fprintf(out, "event-relayd %s, configuration generation %" PRIu64 ", up ", si->version,
-	    si->generation);
+	fprintf(out, "event-relayd %s on %s, configuration generation %" PRIu64 ", up ", si->version,
+	    si->instance, si->generation);
 	put_duration(out, si->now_s > si->started_s ? si->now_s - si->started_s : 0);
 	fprintf(out, ", %s%s%s\n", si->config_path != NULL ? si->config_path :
 	    "no configuration file (defaults and environment)", si->paused ? ", PAUSED" : "",

@@ -14,6 +14,7 @@ struct stats_shm;
 
 struct status_info {
 	const char *version;
+	const char *instance;	/* the `instance` setting or the host name */
 	const char *config_path;	/* NULL: no file, defaults and environment */
 	const struct route_set *routes;	/* in force */
 	uint64_t generation;	/* of the configuration in force */

@@ -220,6 +220,8 @@ amqp_source_new(const struct er_config *cfg, const struct route_set *routes, int
 		return NULL;
 	}
 	a->nurls = (size_t)n;
+	/* Worker k starts at URL k (mod their number): a cluster's nodes share the workers. */
+	a->next_url = (size_t)worker_id % a->nurls;
 	backoff_init(&a->backoff, (uint64_t)cfg->retry_initial_ms, (uint64_t)cfg->retry_max_ms,
 	    (double)cfg->retry_multiplier,
 	    (uint64_t)getpid() * 40503u + 1);
@@ -420,6 +422,50 @@ channel_refused(amqp_rpc_reply_t r)
 	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD;
 }
 
+static int reopen_declare(struct amqp_source *a, amqp_rpc_reply_t *r);
+
+/* The x-queue-type a route declares its queue with, or NULL. */
+static const char *
+route_queue_type(const struct route *rt)
+{
+	for (size_t i = 0; i < rt->nargs; i++)
+		if (rt->args[i].type == RARG_STRING && strcmp(rt->args[i].key, "x-queue-type") == 0)
+			return rt->args[i].str;
+	return NULL;
+}
+
+/*
+ * A route's dead-letter queue: used as it is when it exists (of any
+ * type; the passive check is on CH_DECLARE, which a 404 closes), else
+ * declared durable on CH_PUBLISH, of the type of the route's queue, so
+ * that the dead letters of a quorum queue are as safe as its messages
+ * and stay reachable when one node of a cluster is down.
+ */
+static int
+declare_dlq(struct amqp_source *a, const struct route *rt, amqp_rpc_reply_t *r)
+{
+	amqp_table_entry_t type_entry;
+	amqp_table_t args = amqp_empty_table;
+	const char *type = route_queue_type(rt);
+
+	amqp_queue_declare(a->conn, CH_DECLARE, amqp_cstring_bytes(rt->dlq), 1, 1, 0, 0,
+	    amqp_empty_table);
+	if ((*r = amqp_get_rpc_reply(a->conn)).reply_type == AMQP_RESPONSE_NORMAL)
+		return 0;
+	if (!channel_refused(*r) || reopen_declare(a, r) < 0)
+		return -1;
+	if (type != NULL) {
+		type_entry.key = amqp_cstring_bytes("x-queue-type");
+		type_entry.value.kind = AMQP_FIELD_KIND_UTF8;
+		type_entry.value.value.bytes = amqp_cstring_bytes(type);
+		args.num_entries = 1;
+		args.entries = &type_entry;
+	}
+	amqp_queue_declare(a->conn, CH_PUBLISH, amqp_cstring_bytes(rt->dlq), 0, 1, 0, 0, args);
+	*r = amqp_get_rpc_reply(a->conn);
+	return r->reply_type == AMQP_RESPONSE_NORMAL ? 0 : -1;
+}
+
 /* Acknowledges the broker's close of CH_DECLARE and opens it again; 0 or -1. */
 static int
 reopen_declare(struct amqp_source *a, amqp_rpc_reply_t *r)
@@ -565,9 +611,7 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	step = "declare dead-letter queue";
 	for (size_t i = 0; i < a->routes->n; i++) {
 		what = a->routes->v[i].dlq;
-		amqp_queue_declare(a->conn, CH_PUBLISH, amqp_cstring_bytes(what), 0, 1, 0, 0,
-		    amqp_empty_table);
-		if ((r = amqp_get_rpc_reply(a->conn)).reply_type != AMQP_RESPONSE_NORMAL)
+		if (declare_dlq(a, &a->routes->v[i], &r) < 0)
 			goto step_fail;
 	}
 	step = "confirm.select";

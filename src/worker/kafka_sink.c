@@ -234,7 +234,7 @@ dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	k->progress_ms = k->now_ms;
 	if (m->err == 0)
 		set_up(k, 1);
-	k->ops->delivered(k->arg, m->_private, m->err);
+	k->ops->delivered(k->arg, m->_private, m->err, m->partition, m->offset);
 }
 
 static void
@@ -520,7 +520,14 @@ kafka_sink_produce(struct kafka_sink *k, struct slot *s)
 
 	if (rkt == NULL && ev->topic == NULL)
 		return RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-	if (ev->nhdr > 0) {
+	if (s->tr.sampled && s->tr.rewrite) {
+		hdrs = rd_kafka_headers_new(ev->nhdr + 1);
+		for (size_t i = 0; i < ev->nhdr; i++)
+			if (ev->hdr[i].name_len != 11 || memcmp(ev->hdr[i].name, "traceparent", 11) != 0)
+				rd_kafka_header_add(hdrs, ev->hdr[i].name, (ssize_t)ev->hdr[i].name_len,
+				    ev->hdr[i].value, (ssize_t)ev->hdr[i].len);
+		rd_kafka_header_add(hdrs, "traceparent", 11, s->tr.traceparent, TRACEPARENT_LEN);
+	} else if (ev->nhdr > 0) {
 		hdrs = rd_kafka_headers_new(ev->nhdr);
 		for (size_t i = 0; i < ev->nhdr; i++)
 			rd_kafka_header_add(hdrs, ev->hdr[i].name, (ssize_t)ev->hdr[i].name_len,

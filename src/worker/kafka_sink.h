@@ -16,8 +16,12 @@ struct slot;
 struct stats_gauges;
 
 struct kafka_sink_ops {
-	/* A delivery report: err 0 means Kafka has the record. */
-	void (*delivered)(void *arg, struct slot *s, rd_kafka_resp_err_t err);
+	/*
+	 * A delivery report: err 0 means Kafka has the record, at
+	 * `partition` and `offset` (-1 when not known).
+	 */
+	void (*delivered)(void *arg, struct slot *s, rd_kafka_resp_err_t err, int32_t partition,
+	    int64_t offset);
 	/* librdkafka lost its connection to every broker. */
 	void (*all_down)(void *arg);
 };
@@ -34,7 +38,9 @@ int kafka_sink_fd(const struct kafka_sink *k);
 
 /*
  * Produces the slot's event to its route's topic. The value is not
- * copied: the slot's body must stay until the report. Returns 0, or the
+ * copied: the slot's body must stay until the report. A sampled slot
+ * whose trace says so (s->tr.rewrite) gets its send span's traceparent
+ * instead of the one the event carries. Returns 0, or the
  * error (RD_KAFKA_RESP_ERR__QUEUE_FULL: try again after a poll).
  */
 rd_kafka_resp_err_t kafka_sink_produce(struct kafka_sink *k, struct slot *s);

@@ -8,6 +8,13 @@
  * REDIS_REPLY_TIMEOUT_MS drops the connection: every pending claim is
  * answered CLAIM_ERROR, so no slot is ever forgotten. Done-marks and
  * releases hold no slot: their replies are only counted.
+ *
+ * With redis.sentinels, each connection starts by asking a sentinel
+ * (SENT_CONNECTING -> SENT_QUERY: SENTINEL get-master-addr-by-name) for
+ * the master's address, one sentinel after another until one answers;
+ * then the master's set-up adds ROLE, and a server that is not a master
+ * is dropped. A READONLY reply (a master demoted under us) drops the
+ * connection too, so the next one asks the sentinels again.
  */
 #include "autoconf.h"
 
@@ -40,7 +47,8 @@
  * Returns 0 claimed, 1 done, or the holder's token (a string) when
  * another delivery holds the claim.
  * With ARGV[3] "R" it releases the claim if this token holds it
- * (a dead-lettered delivery) and returns 0.
+ * (a dead-lettered delivery) and returns 0; with "X" it renews the
+ * lease if this token holds it, and returns 0.
  */
 static const char claim_script[] =
     "local v = redis.call('GET', KEYS[1])\n"
@@ -48,14 +56,25 @@ static const char claim_script[] =
     "  if v == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
     "  return 0\n"
     "end\n"
+    "if ARGV[3] == 'X' then\n"
+    "  if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
+    "  return 0\n"
+    "end\n"
     "if v == 'done' then return 1 end\n"
     "if v and v ~= ARGV[1] and ARGV[3] ~= '1' then return v end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "return 0\n";
 
-enum rc_state { RC_DOWN, RC_CONNECTING, RC_SETUP, RC_READY };
-enum req_type { REQ_AUTH, REQ_SETUP, REQ_SCRIPT, REQ_VERSION, REQ_CLAIM, REQ_CLAIM_SET, REQ_MARK,
-    REQ_RELEASE };
+#define SENTINELS_MAX 16
+
+enum rc_state { RC_DOWN, RC_SENT_CONNECTING, RC_SENT_QUERY, RC_CONNECTING, RC_SETUP, RC_READY };
+enum req_type { REQ_AUTH, REQ_SETUP, REQ_SCRIPT, REQ_VERSION, REQ_ROLE, REQ_CLAIM, REQ_CLAIM_SET,
+    REQ_MARK, REQ_RELEASE, REQ_RENEW, REQ_SENT_AUTH, REQ_SENT_MASTER };
+
+struct sentinel {
+	char host[256];
+	int port;
+};
 
 struct req {
 	uint8_t type;
@@ -76,8 +95,12 @@ struct redis_claim {
 	uint64_t next_connect_ms;
 	uint64_t now_ms;
 	struct backoff backoff;
-	char host[256];
+	char host[256];		/* the server, or the master the sentinels named */
 	int port;
+	struct sentinel sentinels[SENTINELS_MAX];
+	int nsentinels;
+	int sentinel;		/* the one asked now or last */
+	int sentinels_tried;	/* in this round, before backing off */
 	char token_prefix[96];	/* host:pid */
 	char sha[41];
 	int set_nx_get;		/* the server takes SET ... NX GET (Redis >= 7.0) */
@@ -268,6 +291,13 @@ send_setup(struct redis_claim *r)
 		fifo_push(r, REQ_SCRIPT, NULL);
 		r->setup_pending++;
 	}
+	if (r->nsentinels > 0) {
+		const char *argv[] = {"ROLE"};
+
+		append(r, 1, argv, NULL);
+		fifo_push(r, REQ_ROLE, NULL);
+		r->setup_pending++;
+	}
 	{
 		const char *argv[] = {"INFO", "server"};
 
@@ -298,6 +328,147 @@ connect_now(struct redis_claim *r)
 	r->state = RC_CONNECTING;	/* until the socket is writable */
 }
 
+/*
+ * A sentinel gave no master (no connection, no answer, an error, an
+ * unknown name): ask the next one at once, or back off once every one
+ * of them failed in this round.
+ */
+static void
+drop_sentinel(struct redis_claim *r, const char *why)
+{
+	const struct sentinel *st = &r->sentinels[r->sentinel];
+
+	if (r->reason != NULL) {
+		char text[sizeof(r->reason->text)];
+
+		snprintf(text, sizeof(text), "redis: sentinel %.40s:%d: %.90s", st->host, st->port, why);
+		stats_reason_set(r->reason, text);
+	}
+	if (!r->logged_down)
+		log_warn("redis_claim: sentinel %s:%d: %s", st->host, st->port, why);
+	if (r->c != NULL) {
+		redisFree(r->c);
+		r->c = NULL;
+	}
+	stat_add(&r->counters->redis_errors, 1);
+	r->fifo_head = r->fifo_len = 0;	/* sentinel requests only: no slot waits */
+	r->setup_pending = 0;
+	r->want_write = 0;
+	r->state = RC_DOWN;
+	r->failed = 1;
+	stat_set(&r->gauges->redis_up, 0);
+	r->sentinel = (r->sentinel + 1) % r->nsentinels;
+	if (++r->sentinels_tried < r->nsentinels) {
+		r->next_connect_ms = r->now_ms;
+	} else {
+		r->sentinels_tried = 0;
+		r->logged_down = 1;
+		r->next_connect_ms = r->now_ms + backoff_next(&r->backoff);
+	}
+	if (r->ops->down != NULL)
+		r->ops->down(r->arg);
+}
+
+/* Asks the current sentinel where the master is. */
+static void
+connect_sentinel(struct redis_claim *r)
+{
+	const struct sentinel *st = &r->sentinels[r->sentinel];
+	const struct er_config *cfg = r->cfg;
+
+	r->c = redisConnectNonBlock(st->host, st->port);
+	if (r->c == NULL || r->c->err) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "connect: %s", r->c ? r->c->errstr : "out of memory");
+		drop_sentinel(r, why);
+		return;
+	}
+	if (cfg->redis_sentinel_password[0] != '\0') {
+		const char *argv[] = {"AUTH", cfg->redis_sentinel_password};
+
+		append(r, 2, argv, NULL);
+		fifo_push(r, REQ_SENT_AUTH, NULL);
+	}
+	{
+		const char *argv[] = {"SENTINEL", "get-master-addr-by-name", cfg->redis_master_name};
+
+		append(r, 3, argv, NULL);
+		fifo_push(r, REQ_SENT_MASTER, NULL);
+	}
+	r->state = RC_SENT_CONNECTING;	/* until the socket is writable */
+}
+
+/* The sentinel's answer: [host, port] of the master, or nil (unknown name). */
+static void
+sentinel_reply(struct redis_claim *r, const redisReply *reply)
+{
+	const struct sentinel *st = &r->sentinels[r->sentinel];
+	char why[200];
+	long port = 0;
+
+	if (reply->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "SENTINEL get-master-addr-by-name: %.120s", reply->str);
+		drop_sentinel(r, why);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING &&
+	    reply->element[1]->type == REDIS_REPLY_STRING &&
+	    reply->element[0]->len < sizeof(r->host))
+		port = strtol(reply->element[1]->str, NULL, 10);
+	if (port < 1 || port > 65535) {
+		snprintf(why, sizeof(why), "knows no master named \"%.60s\" (redis.master_name)",
+		    r->cfg->redis_master_name);
+		drop_sentinel(r, why);
+		return;
+	}
+	memcpy(r->host, reply->element[0]->str, reply->element[0]->len + 1);
+	r->port = (int)port;
+	log_debug("redis_claim: sentinel %s:%d: master \"%s\" is %s:%d", st->host, st->port,
+	    r->cfg->redis_master_name, r->host, r->port);
+	redisFree(r->c);
+	r->c = NULL;
+	r->fifo_head = r->fifo_len = 0;
+	r->sentinels_tried = 0;
+	connect_now(r);
+}
+
+/* The next connection: through the sentinels when there are any. */
+static void
+connect_next(struct redis_claim *r)
+{
+	if (r->nsentinels > 0)
+		connect_sentinel(r);
+	else
+		connect_now(r);
+}
+
+/* "host:port,host:port" into r->sentinels; 0 or -1. */
+static int
+parse_sentinels(struct redis_claim *r, const char *list)
+{
+	char one[300];
+
+	for (const char *e = list; *e != '\0';) {
+		const char *end = strchr(e, ',');
+		size_t len = end != NULL ? (size_t)(end - e) : strlen(e);
+
+		if (len >= sizeof(one) || r->nsentinels == SENTINELS_MAX)
+			return -1;
+		memcpy(one, e, len);
+		one[len] = '\0';
+		if (config_split_addr(one, r->sentinels[r->nsentinels].host,
+		    sizeof(r->sentinels[0].host), &r->sentinels[r->nsentinels].port) < 0)
+			return -1;
+		r->nsentinels++;
+		if (end == NULL)
+			break;
+		e = end + 1;
+	}
+	return 0;
+}
+
 struct redis_claim *
 redis_claim_new(const struct er_config *cfg, int worker_id, const struct redis_claim_ops *ops,
     void *arg, struct stats_gauges *gauges, struct stats_values *counters,
@@ -318,6 +489,11 @@ redis_claim_new(const struct er_config *cfg, int worker_id, const struct redis_c
 	r->reason = reason;
 	if (config_split_addr(cfg->redis_addr, r->host, sizeof(r->host), &r->port) < 0) {
 		log_error("redis_claim: bad address %s", cfg->redis_addr);
+		free(r);
+		return NULL;
+	}
+	if (parse_sentinels(r, cfg->redis_sentinels) < 0) {
+		log_error("redis_claim: bad redis.sentinels (at most %d host:port)", SENTINELS_MAX);
 		free(r);
 		return NULL;
 	}
@@ -390,7 +566,8 @@ redis_claim_flush(struct redis_claim *r)
 {
 	int done = 0;
 
-	if (r->c == NULL || !r->want_write || r->state == RC_CONNECTING)
+	if (r->c == NULL || !r->want_write || r->state == RC_CONNECTING ||
+	    r->state == RC_SENT_CONNECTING)
 		return;
 	if (redisBufferWrite(r->c, &done) != REDIS_OK) {
 		drop_connection(r, r->c->errstr[0] ? r->c->errstr : "write failed");
@@ -441,6 +618,12 @@ claim_set_reply(struct redis_claim *r, struct slot *s, const redisReply *reply)
 	}
 }
 
+static int
+in_sentinel(const struct redis_claim *r)
+{
+	return r->state == RC_SENT_CONNECTING || r->state == RC_SENT_QUERY;
+}
+
 static void
 handle_reply(struct redis_claim *r, redisReply *reply)
 {
@@ -452,6 +635,32 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 	}
 	q = fifo_pop(r);
 	switch (q.type) {
+	case REQ_SENT_AUTH:
+		if (reply->type == REDIS_REPLY_ERROR) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "AUTH refused: %.100s (redis.sentinel_password)",
+			    reply->str);
+			drop_sentinel(r, why);
+		}
+		return;
+	case REQ_SENT_MASTER:
+		sentinel_reply(r, reply);
+		return;
+	case REQ_ROLE:
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+		    reply->element[0]->type != REDIS_REPLY_STRING ||
+		    strcmp(reply->element[0]->str, "master") != 0) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "ROLE: not a master (%.20s): asking the sentinels "
+			    "again", reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+			    reply->element[0]->type == REDIS_REPLY_STRING ?
+			    reply->element[0]->str : "no answer");
+			drop_connection(r, why);
+			return;
+		}
+		/* FALLTHROUGH */
 	case REQ_AUTH:
 	case REQ_SETUP:
 	case REQ_SCRIPT:
@@ -459,7 +668,7 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 		/* An INFO refused (renamed away) leaves every claim to the script. */
 		if (q.type == REQ_VERSION)
 			r->set_nx_get = takes_set_nx_get(reply);
-		if (reply->type == REDIS_REPLY_ERROR && q.type != REQ_VERSION) {
+		if (reply->type == REDIS_REPLY_ERROR && q.type != REQ_VERSION && q.type != REQ_ROLE) {
 			char why[200];
 
 			if (q.type == REQ_AUTH && r->cfg->redis_username[0] != '\0')
@@ -484,7 +693,11 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 			stat_set(&r->gauges->redis_up, 1);
 			if (r->reason != NULL)
 				stats_reason_set(r->reason, NULL);
-			if (r->logged_down)
+			if (r->logged_down && r->nsentinels > 0)
+				log_info("redis_claim: %s:%d: connected to master \"%s\" (sentinel %s:%d)",
+				    r->host, r->port, r->cfg->redis_master_name,
+				    r->sentinels[r->sentinel].host, r->sentinels[r->sentinel].port);
+			else if (r->logged_down)
 				log_info("redis_claim: %s:%d: connected", r->host, r->port);
 			r->logged_down = 0;
 			r->ops->ready(r->arg);
@@ -519,13 +732,23 @@ handle_reply(struct redis_claim *r, redisReply *reply)
 		}
 		break;
 	case REQ_RELEASE:
+	case REQ_RENEW:
 		if (reply->type == REDIS_REPLY_ERROR) {
 			/* The lease ends it anyway. */
-			log_warn("redis_claim: release: %s", reply->str);
+			log_warn("redis_claim: %s: %s", q.type == REQ_RENEW ? "renew" : "release",
+			    reply->str);
 			stat_add(&r->counters->redis_errors, 1);
 		}
 		break;
 	}
+	/*
+	 * A replica answers writes READONLY: the master we knew was demoted
+	 * (a failover). Every pending request fails now; the next connection
+	 * finds the master again.
+	 */
+	if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0 &&
+	    r->c != NULL)
+		drop_connection(r, "READONLY: the server is a replica now");
 }
 
 void
@@ -534,7 +757,8 @@ redis_claim_handle(struct redis_claim *r, short revents, uint64_t now_ms)
 	r->now_ms = now_ms;
 	if (r->c == NULL)
 		return;
-	if (r->state == RC_CONNECTING && (revents & (POLLOUT | POLLERR | POLLHUP))) {
+	if ((r->state == RC_CONNECTING || r->state == RC_SENT_CONNECTING) &&
+	    (revents & (POLLOUT | POLLERR | POLLHUP))) {
 		int err = 0;
 		socklen_t len = sizeof(err);
 
@@ -544,21 +768,32 @@ redis_claim_handle(struct redis_claim *r, short revents, uint64_t now_ms)
 			char why[160];
 
 			snprintf(why, sizeof(why), "connect: %s", strerror(err));
-			drop_connection(r, why);
+			if (r->state == RC_SENT_CONNECTING)
+				drop_sentinel(r, why);
+			else
+				drop_connection(r, why);
 			return;
 		}
-		r->state = RC_SETUP;
+		r->state = r->state == RC_SENT_CONNECTING ? RC_SENT_QUERY : RC_SETUP;
 	}
 	if (revents & (POLLIN | POLLERR | POLLHUP)) {
 		void *reply = NULL;
 
 		if (redisBufferRead(r->c) != REDIS_OK) {
-			drop_connection(r, r->c->errstr[0] ? r->c->errstr : "connection closed");
+			const char *why = r->c->errstr[0] ? r->c->errstr : "connection closed";
+
+			if (in_sentinel(r))
+				drop_sentinel(r, why);
+			else
+				drop_connection(r, why);
 			return;
 		}
 		for (;;) {
 			if (redisGetReplyFromReader(r->c, &reply) != REDIS_OK) {
-				drop_connection(r, "protocol error");
+				if (in_sentinel(r))
+					drop_sentinel(r, "protocol error");
+				else
+					drop_connection(r, "protocol error");
 				return;
 			}
 			if (reply == NULL)
@@ -578,12 +813,16 @@ redis_claim_tick(struct redis_claim *r, uint64_t now_ms)
 {
 	r->now_ms = now_ms;
 	if (r->state == RC_DOWN && now_ms >= r->next_connect_ms) {
-		connect_now(r);
+		connect_next(r);
 		return;
 	}
 	if (r->c != NULL && r->fifo_len > 0 &&
-	    now_ms - r->fifo[r->fifo_head].sent_ms > REDIS_REPLY_TIMEOUT_MS)
-		drop_connection(r, "no reply within 5 s");
+	    now_ms - r->fifo[r->fifo_head].sent_ms > REDIS_REPLY_TIMEOUT_MS) {
+		if (in_sentinel(r))
+			drop_sentinel(r, "no reply within 5 s");
+		else
+			drop_connection(r, "no reply within 5 s");
+	}
 }
 
 uint64_t
@@ -652,7 +891,7 @@ eval_claim(struct redis_claim *r, struct slot *s, const char *mode, enum req_typ
 		size_t argvlen[] = {7, strlen(r->sha), 1, klen, tlen, strlen(r->lease_ms), 1};
 
 		if (klen == 0 || append(r, 7, argv, argvlen) < 0 ||
-		    fifo_push(r, type, type == REQ_RELEASE ? NULL : s) < 0)
+		    fifo_push(r, type, type == REQ_CLAIM ? s : NULL) < 0)
 			return -1;
 	}
 	return 0;
@@ -697,6 +936,12 @@ int
 redis_claim_release(struct redis_claim *r, struct slot *s)
 {
 	return eval_claim(r, s, "R", REQ_RELEASE);
+}
+
+int
+redis_claim_renew(struct redis_claim *r, struct slot *s)
+{
+	return eval_claim(r, s, "X", REQ_RENEW);
 }
 
 int

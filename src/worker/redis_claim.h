@@ -67,6 +67,11 @@ void redis_claim_tick(struct redis_claim *r, uint64_t now_ms);
 /* The next time tick has something to do (UINT64_MAX: nothing). */
 uint64_t redis_claim_next_due(const struct redis_claim *r);
 
+/*
+ * Renews the lease of the slot's claim if it still holds it (a delivery
+ * in flight longer than a third of redis.lease). 0, or -1 if not ready.
+ */
+int redis_claim_renew(struct redis_claim *r, struct slot *s);
 /* Queue a claim; 0, or -1 if not ready (the caller keeps the slot). */
 int redis_claim_claim(struct redis_claim *r, struct slot *s);
 /*

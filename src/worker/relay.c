@@ -17,6 +17,7 @@
 #include "common/route.h"
 #include "worker/mapping.h"
 #include "worker/relay.h"
+#include "worker/tracing.h"
 
 /* Completions are acked in groups: at most this many, or this late. */
 #define ACK_BATCH 64
@@ -100,6 +101,8 @@ complete(struct worker *w, struct slot *s)
 	if (s->waiters != NULL)
 		release_waiters(w, s, s->reason == DLQ_NONE);
 	s->state = SLOT_DONE;
+	if (s->tr.sampled && !s->stale)
+		tracing_finish(w->tracer, s, w->now_us);
 	if (s->stale || ack_tracker_complete(&w->tracker, s->generation, s->tag) < 0) {
 		slot_free(w, s);
 		return;
@@ -178,6 +181,9 @@ give_up(struct worker *w, struct slot *s, enum dlq_reason reason, rd_kafka_resp_
 {
 	s->reason = reason;
 	s->detail = rd_kafka_err2name(err);
+	s->claimed = 0;
+	if (s->tr.sampled)
+		tracing_report(w->tracer, s, err, -1, -1, w->now_us);
 	redis_claim_release(w->redis, s);
 	dead_letter(w, s, NULL);
 }
@@ -259,7 +265,11 @@ kafka_failed(struct worker *w, rd_kafka_resp_err_t err)
 static void
 produce(struct worker *w, struct slot *s)
 {
-	rd_kafka_resp_err_t err = kafka_sink_produce(w->kafka, s);
+	rd_kafka_resp_err_t err;
+
+	if (s->tr.sampled)
+		tracing_send(w->tracer, s, w->now_us);
+	err = kafka_sink_produce(w->kafka, s);
 
 	if (err == 0) {
 		s->state = SLOT_PRODUCING;
@@ -290,6 +300,7 @@ produce(struct worker *w, struct slot *s)
 static void
 mark_done(struct worker *w, struct slot *s)
 {
+	s->claimed = 0;
 	if (redis_claim_mark(w->redis, s) < 0) {
 		/* Kafka has it: ack without the mark; only de-duplication suffers (I3). */
 		stat_add(&w->st->redis_errors, 1);
@@ -301,10 +312,13 @@ mark_done(struct worker *w, struct slot *s)
 }
 
 static void
-kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err)
+kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err, int32_t partition,
+    int64_t offset)
 {
 	struct worker *w = arg;
 
+	if (s->tr.sampled)
+		tracing_report(w->tracer, s, err, partition, offset, w->now_us);
 	if (err == 0) {
 		stat_add(&w->st->published, 1);
 		stat_add(&route_stats(w, s)->published, 1);
@@ -503,6 +517,7 @@ claimed_cb(void *arg, struct slot *s, enum claim_result r, const char *holder, s
 	}
 	switch (r) {
 	case CLAIM_OK:
+		s->claimed = 1;
 		produce(w, s);
 		break;
 	case CLAIM_DONE:
@@ -665,6 +680,44 @@ replayed_origin(const amqp_table_t *t, amqp_bytes_t *exchange, amqp_bytes_t *rou
 	}
 }
 
+/* x-delivery-count, the deliveries before this one a quorum queue counts; 0 if absent. */
+static int64_t
+delivery_count(const amqp_basic_properties_t *props)
+{
+	static const char name[] = "x-delivery-count";
+
+	if (props == NULL || !(props->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return 0;
+	for (int i = 0; i < props->headers.num_entries; i++) {
+		const amqp_table_entry_t *e = &props->headers.entries[i];
+		const amqp_field_value_t *v = &e->value;
+
+		if (e->key.len != sizeof(name) - 1 || memcmp(e->key.bytes, name, sizeof(name) - 1) != 0)
+			continue;
+		switch (v->kind) {
+		case AMQP_FIELD_KIND_I8:
+			return v->value.i8;
+		case AMQP_FIELD_KIND_U8:
+			return v->value.u8;
+		case AMQP_FIELD_KIND_I16:
+			return v->value.i16;
+		case AMQP_FIELD_KIND_U16:
+			return v->value.u16;
+		case AMQP_FIELD_KIND_I32:
+			return v->value.i32;
+		case AMQP_FIELD_KIND_U32:
+			return v->value.u32;
+		case AMQP_FIELD_KIND_I64:
+			return v->value.i64;
+		case AMQP_FIELD_KIND_U64:
+			return v->value.u64 > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v->value.u64;
+		default:
+			return 0;
+		}
+	}
+	return 0;
+}
+
 /* Copies props, exchange and routing key into the slot's pool; 0 or -1. */
 static int
 keep_origin(struct slot *s, const amqp_basic_properties_t *props, amqp_bytes_t exchange,
@@ -722,6 +775,9 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 		bare.headers = amqp_empty_table;
 		props = &bare;
 	}
+	if (s->reason == DLQ_NONE && w->cfg->amqp_delivery_limit > 0 && s->redelivered &&
+	    delivery_count(props) >= w->cfg->amqp_delivery_limit)
+		s->reason = DLQ_delivery_limit;
 	w->receiving = NULL;
 	stat_add(&w->st->consumed, 1);
 	stat_add(&route_stats(w, s)->consumed, 1);
@@ -731,6 +787,9 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 		slot_free(w, s);
 		return;
 	}
+	if (w->tracer != NULL)
+		tracing_begin(w->tracer, s, props != NULL && (props->_flags & AMQP_BASIC_HEADERS_FLAG) ?
+		    &props->headers : NULL, s->recv_us);
 	if (s->ev.bad_traceparent) {
 		stat_add(&w->st->trace_context_invalid, 1);
 		log_debug("delivery %llu: invalid traceparent header not copied",
@@ -769,6 +828,32 @@ const struct amqp_source_ops relay_amqp_ops = {
 };
 
 /* ---- timers ---- */
+
+/*
+ * Every third of redis.lease, renews the claims of the deliveries that
+ * have held theirs for a third of it or longer: a claim lasts while its
+ * delivery is in flight, however long Kafka takes, and ends within the
+ * lease once its holder is gone.
+ */
+void
+relay_renew_claims(struct worker *w)
+{
+	uint64_t period = (uint64_t)w->cfg->redis_lease * 1000 / 3;
+
+	if (w->now_ms < w->renew_ms)
+		return;
+	w->renew_ms = w->now_ms + period;
+	if (!redis_claim_ready(w->redis))
+		return;	/* the next period tries again */
+	for (size_t i = 0; i < w->pool.n; i++) {
+		struct slot *s = w->pool.all[i];
+
+		if (s->claimed && s->state != SLOT_FREE &&
+		    w->now_ms - s->recv_us / 1000 >= period &&
+		    redis_claim_renew(w->redis, s) == 0)
+			stat_add(&w->st->claims_renewed, 1);
+	}
+}
 
 void
 relay_run_timers(struct worker *w)

@@ -47,6 +47,7 @@ struct worker {
 	struct kafka_sink *kafka;
 	struct redis_claim *redis;
 	struct breaker breaker;		/* around Kafka */
+	struct tracer *tracer;		/* NULL: no spans */
 	int dedup_bypass;		/* redis.on_failure = bypass */
 	int bypassing;			/* relaying without Redis right now */
 
@@ -58,6 +59,7 @@ struct worker {
 
 	size_t acks_pending;	/* completions since the last ack flush */
 	uint64_t ack_deadline_ms;	/* flush acks by then */
+	uint64_t renew_ms;		/* next renewal of long-held claims */
 	uint64_t now_ms;
 	uint64_t now_us;	/* CLOCK_MONOTONIC, read once per loop step */
 	uint64_t rng;
@@ -75,6 +77,8 @@ extern const struct amqp_source_ops relay_amqp_ops;
 void relay_flush_acks(struct worker *w, int force);
 /* Claims again and produces again whatever waited for its time. */
 void relay_run_timers(struct worker *w);
+/* Renews the Redis claims of long-held deliveries when due (every lease / 3). */
+void relay_renew_claims(struct worker *w);
 /* The earliest timer (UINT64_MAX: none). */
 uint64_t relay_next_timer(const struct worker *w);
 

@@ -118,6 +118,8 @@ slot_pool_put(struct slot_pool *p, struct slot *s)
 	if (s->has_props)
 		recycle_amqp_pool(&s->pool);
 	s->state = SLOT_FREE;
+	s->tr.sampled = 0;
+	s->claimed = 0;
 	s->next = p->free;
 	p->free = s;
 	p->used--;

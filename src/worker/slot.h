@@ -18,6 +18,7 @@
 
 #include "common/event.h"
 #include "common/stats.h"
+#include "worker/trace_context.h"
 
 enum slot_state {
 	SLOT_FREE = 0,
@@ -34,12 +35,33 @@ enum slot_state {
 
 struct route;
 
+/*
+ * A sampled delivery's spans while it is in flight (tracing.h). Only
+ * `sampled` is read for the others.
+ */
+struct slot_trace {
+	uint8_t sampled;
+	uint8_t has_parent;
+	uint8_t sending;		/* the send span started */
+	uint8_t rewrite;		/* the Kafka traceparent is `traceparent` below */
+	uint8_t has_offset;
+	struct traceparent ctx;		/* trace id, process span id, flags */
+	uint8_t parent_id[8];
+	uint8_t send_id[8];
+	uint64_t start_us, send_start_us, send_end_us;	/* CLOCK_MONOTONIC */
+	int32_t partition;
+	int64_t offset;
+	const char *send_error;		/* static librdkafka error name, or NULL */
+	char traceparent[TRACEPARENT_LEN];	/* the send span's context */
+};
+
 struct slot {
 	uint32_t idx;
 	uint8_t state;		/* enum slot_state */
 	uint8_t stale;		/* its channel generation is gone: never ack */
 	uint8_t redelivered;
 	uint8_t duplicate;	/* completed as a duplicate */
+	uint8_t claimed;	/* holds its Redis claim: renewed until marked or released */
 	uint64_t generation;	/* AMQP channel generation */
 	uint64_t tag;		/* delivery tag within that generation */
 	uint64_t recv_us;	/* CLOCK_MONOTONIC at basic.deliver */
@@ -60,6 +82,7 @@ struct slot {
 	struct slot *waiters;	/* copies of this event waiting for this delivery */
 	struct event_buf buf;	/* the record's headers, key, topic beyond the body */
 	struct event ev;
+	struct slot_trace tr;
 };
 
 /* A FIFO of slots linked through slot->next. */

@@ -1,6 +1,7 @@
 /*
  * trace_context: finds and checks the W3C trace context of a delivery.
- * The relay carries it to Kafka byte-exact; it is never rewritten here.
+ * The relay carries it to Kafka byte-exact; it is never rewritten here
+ * (tracing.c writes the send span's own context instead, when asked).
  *
  * The one thing to know: an invalid traceparent is dropped together
  * with its tracestate (the W3C rule: tracestate means nothing without
@@ -43,6 +44,54 @@ traceparent_valid(const void *p, size_t n)
 	if (s[0] == '0' && s[1] == '0')
 		return n == 55;
 	return n == 55 || s[55] == '-';
+}
+
+static unsigned
+unhex1(unsigned char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+}
+
+static void
+unhex(const unsigned char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)(unhex1(s[2 * i]) << 4 | unhex1(s[2 * i + 1]));
+}
+
+int
+traceparent_parse(const void *p, size_t n, struct traceparent *tp)
+{
+	const unsigned char *s = p;
+
+	if (!traceparent_valid(p, n))
+		return -1;
+	unhex(s + 3, 16, tp->trace_id);
+	unhex(s + 36, 8, tp->span_id);
+	unhex(s + 53, 1, &tp->flags);
+	return 0;
+}
+
+void
+trace_hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+}
+
+void
+traceparent_format(const struct traceparent *tp, char *out)
+{
+	memcpy(out, "00-", 3);
+	trace_hex(tp->trace_id, 16, out + 3);
+	out[35] = '-';
+	trace_hex(tp->span_id, 8, out + 36);
+	out[52] = '-';
+	trace_hex(&tp->flags, 1, out + 53);
 }
 
 static int

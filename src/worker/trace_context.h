@@ -6,6 +6,7 @@
 #define ER_TRACE_CONTEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <amqp.h>
 
@@ -31,5 +32,23 @@ void trace_context_find(const amqp_table_t *t, struct trace_context *tc);
  * exactly 55 bytes, a later version at least 55 with a '-' after them.
  */
 int traceparent_valid(const void *s, size_t n);
+
+/* A parsed traceparent: what a span needs of its parent. */
+struct traceparent {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t flags;		/* bit 0: sampled */
+};
+
+#define TRACEPARENT_LEN 55	/* version 00 */
+
+/* Parses s[0..n) if traceparent_valid(); 0, or -1. */
+int traceparent_parse(const void *s, size_t n, struct traceparent *tp);
+
+/* Writes the version-00 traceparent of tp into out (TRACEPARENT_LEN bytes, no NUL). */
+void traceparent_format(const struct traceparent *tp, char *out);
+
+/* Lowercase hex of b[0..n) into out (2n bytes, no NUL). */
+void trace_hex(const uint8_t *b, size_t n, char *out);
 
 #endif

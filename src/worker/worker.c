@@ -26,6 +26,7 @@
 #include "common/route.h"
 #include "common/stats.h"
 #include "worker/relay.h"
+#include "worker/tracing.h"
 #include "worker/worker.h"
 
 #define READ_BATCH 512
@@ -40,6 +41,8 @@
  * +1.5 ms at p50 (p99 24 -> 27 ms); 3 and 4 ms gained nothing more.
  */
 #define LOOP_MIN_US 2000
+/* At a graceful stop, queued spans get at most this long to leave. */
+#define TRACE_FLUSH_MS 2000
 
 static volatile sig_atomic_t got_term;
 static volatile sig_atomic_t got_inject_fatal;
@@ -223,6 +226,7 @@ setup(struct worker *w)
 	    &w->ws->reason[REASON_AMQP]);
 	if (w->kafka == NULL || w->redis == NULL || w->amqp == NULL)
 		return -1;
+	w->tracer = tracing_new(w->cfg, w->id, w->st);
 	/* Started while the daemon is paused (a reload, a restart): connect, do not consume. */
 	if (__atomic_load_n(&w->ws->pause_req, __ATOMIC_RELAXED)) {
 		w->op_paused = 1;
@@ -254,6 +258,15 @@ teardown(struct worker *w)
 	}
 	amqp_source_destroy(w->amqp);
 	w->amqp = NULL;
+	if (w->tracer != NULL) {
+		uint64_t now = mono_ms(), budget = TRACE_FLUSH_MS;
+
+		/* Within stop_timeout: the master's deadline is a second after ours. */
+		if (w->stopping && w->stop_deadline_ms < now + budget)
+			budget = w->stop_deadline_ms > now ? w->stop_deadline_ms - now : 0;
+		tracing_destroy(w->tracer, budget);
+		w->tracer = NULL;
+	}
 	redis_claim_destroy(w->redis);
 	w->redis = NULL;
 	event_decoder_free(&w->decoder);
@@ -285,14 +298,15 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 			log_info("started: route %s: queue %s -> topic %s", routes->v[i].name,
 			    routes->v[i].queue, routes->v[i].topic);
 	for (;;) {
-		struct pollfd pfd[5];
-		int nfd = 0, ia = -1, ik, ir = -1, il, is;
+		struct pollfd pfd[5 + TRACING_MAX_FDS];
+		int nfd = 0, ia = -1, ik, ir = -1, il, is, it = 0, nt = 0;
 		uint64_t due, t;
 		int timeout;
 
 		tick(&w);
 		amqp_source_tick(w.amqp, w.now_ms);
 		redis_claim_tick(w.redis, w.now_ms);
+		relay_renew_claims(&w);
 		if (relay_kafka_tick(&w) < 0) {
 			status = 1;
 			break;
@@ -326,6 +340,8 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 			due = t;
 		if (w.stopping && w.stop_deadline_ms < due)
 			due = w.stop_deadline_ms;
+		if (w.tracer != NULL && (t = tracing_next_due(w.tracer)) < due)
+			due = t;
 		timeout = due <= w.now_ms ? 0 : due - w.now_ms > 1000 ? 1000 : (int)(due - w.now_ms);
 		if (amqp_source_buffered(w.amqp))
 			timeout = 0;
@@ -349,6 +365,11 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 		if (amqp_source_fd(w.amqp) >= 0) {
 			ia = nfd;
 			pfd[nfd++] = (struct pollfd){ .fd = amqp_source_fd(w.amqp), .events = POLLIN };
+		}
+		if (w.tracer != NULL) {
+			it = nfd;
+			nt = tracing_pollfds(w.tracer, pfd + nfd, TRACING_MAX_FDS);
+			nfd += nt;
 		}
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -399,6 +420,8 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 			amqp_source_read(w.amqp, w.now_ms, READ_BATCH);
 		relay_run_timers(&w);
 		redis_claim_flush(w.redis);
+		if (w.tracer != NULL)
+			tracing_handle(w.tracer, pfd + it, nt, w.now_ms);
 		tick(&w);	/* acks settle now, after this step's work */
 		relay_flush_acks(&w, w.stopping);
 	}

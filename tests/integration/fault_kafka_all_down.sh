@@ -6,13 +6,14 @@
 # No event may be missing; the breaker's state and transitions show in
 # /metrics. The AMQP heartbeat is 2 s, so the connection of a worker that
 # waits on Kafka must keep being serviced for 15 heartbeats: no
-# reconnect is allowed.
+# reconnect is allowed. The Redis lease is 3 s: the claims of the held
+# deliveries must be renewed through the outage, not expire.
 set -euo pipefail
 
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
 . "$ER_SRCDIR/tests/harness/relay.sh"
 
-fault_test_start 'rabbitmq.heartbeat = 2;' \
+fault_test_start 'rabbitmq.heartbeat = 2;' 'redis.lease = 3;' \
 	'resilience = { breaker_open_ms = 500; breaker_open_max_ms = 2000; };'
 reconnects=$(metric_or_zero event_relay_amqp_reconnects_total)
 
@@ -30,6 +31,16 @@ assert_metric event_relay_kafka_breaker_open 2
 assert_metric event_relay_consumed_total "$consumed"
 assert_metric event_relay_amqp_connected 2
 assert_metric event_relay_amqp_reconnects_total "$reconnects"
+# Claims (a token, not "done") still in Redis 30 s into the outage.
+claims=$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" eval "local n = 0
+	for _, k in ipairs(redis.call('KEYS', ARGV[1])) do
+		if redis.call('GET', k) ~= 'done' then n = n + 1 end
+	end
+	return n" 0 'event-relay:*')
+((claims > 0)) || h_fail "no claim outlived the 3 s lease in the outage: claims are not renewed"
+renewed=$(metric event_relay_claims_renewed_total)
+((renewed >= claims)) || h_fail "claims_renewed_total $renewed, want >= the $claims claims held"
+h_log "$claims claims held through the outage, $renewed renewals"
 h_log "breakers stayed open for the outage; $consumed consumed, nothing new taken," \
 	"$(metric event_relay_in_flight) held"
 

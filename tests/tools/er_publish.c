@@ -14,6 +14,13 @@
  * in sequence order, so the file is sorted under LC_ALL=C as long as the
  * sequence numbers fit in 8 digits.
  *
+ * --trace gives events W3C trace context headers, by sequence number: an
+ * even one a sampled traceparent 00-<trace id>-<span id>-01 and the
+ * tracestate "er=t<seq>", one of 1 mod 4 an unsampled traceparent (flags
+ * 00), the others none. The ids follow the sequence number: trace id
+ * 7e1a7e1a00000000 then seq as 16 hex digits, span id 5a00000000000000
+ * + seq (the tracing tests compute them the same way).
+ *
  * The one thing to know before changing it: the confirms are counted
  * by src/ctl/amqp_client.c, with at most WINDOW publishes unconfirmed,
  * so the tool never waits for a confirm per message; the harness and
@@ -51,6 +58,8 @@ struct options {
 	long rate;              /* messages per second, 0: as fast as possible */
 	bool persistent;
 	bool timestamp;
+	bool passive;           /* the queue exists (of any type): declare passively */
+	bool trace;
 };
 
 static struct amqp_client cl;
@@ -80,12 +89,14 @@ static void usage(FILE *f, int rc)
 		"usage: er-publish -u URL -q QUEUE [-n COUNT] [-s START]\n"
 		"         [--dup-every K] [--poison-every K] [--size BYTES]\n"
 		"         [--persistent] [--expected FILE] [--raw FILE]\n"
-		"         [--rate MSGS_PER_S] [--timestamp]\n"
+		"         [--rate MSGS_PER_S] [--timestamp] [--trace] [--passive]\n"
 		"  publishes COUNT events (or each line of --raw FILE) to QUEUE\n"
-		"  (declared durable) through the default exchange, with\n"
+		"  (declared durable, or passively with --passive: a queue of any\n"
+		"  type that exists) through the default exchange, with\n"
 		"  publisher confirms; exit 1 on a nack or a broker error.\n"
 		"  --rate paces the messages; --timestamp puts \"ts_ms\" (publish\n"
-		"  time, ms since the epoch) into each event's payload\n");
+		"  time, ms since the epoch) into each event's payload; --trace\n"
+		"  gives even events a sampled traceparent, 1 mod 4 an unsampled one\n");
 	exit(rc);
 }
 
@@ -104,13 +115,41 @@ static long parse_num(const char *opt, const char *s, long min)
 	return v;
 }
 
-static void publish(const struct options *o, const char *body, size_t len)
+/* --trace: event seq's headers into t (entries e), or 0 entries. */
+static void trace_headers(const struct options *o, long seq, amqp_table_t *t,
+			  amqp_table_entry_t *e, char *tp, char *ts)
+{
+	t->num_entries = 0;
+	t->entries = e;
+	if (!o->trace || seq < 0 || seq % 4 == 3)
+		return;
+	snprintf(tp, 56, "00-7e1a7e1a00000000%016lx-%016llx-%s", (unsigned long)seq,
+		 0x5a00000000000000ULL + (unsigned long long)seq, seq % 2 == 0 ? "01" : "00");
+	e[0].key = amqp_cstring_bytes("traceparent");
+	e[0].value.kind = AMQP_FIELD_KIND_UTF8;
+	e[0].value.value.bytes = amqp_cstring_bytes(tp);
+	t->num_entries = 1;
+	if (seq % 2 == 0) {
+		snprintf(ts, 32, "er=t%ld", seq);
+		e[1].key = amqp_cstring_bytes("tracestate");
+		e[1].value.kind = AMQP_FIELD_KIND_UTF8;
+		e[1].value.value.bytes = amqp_cstring_bytes(ts);
+		t->num_entries = 2;
+	}
+}
+
+static void publish(const struct options *o, const char *body, size_t len, long seq)
 {
 	amqp_basic_properties_t props;
+	amqp_table_entry_t e[2];
+	char tp[56], ts[32];
 
 	memset(&props, 0, sizeof(props));
 	props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
 	props.delivery_mode = o->persistent ? 2 : 1;
+	trace_headers(o, seq, &props.headers, e, tp, ts);
+	if (props.headers.num_entries > 0)
+		props._flags |= AMQP_BASIC_HEADERS_FLAG;
 	if (amqp_client_publish(&cl, CHANNEL, "", o->queue, 0, &props, body, len, NULL) < 0)
 		die("%s", cl.err);
 }
@@ -173,7 +212,7 @@ static void connect_broker(const struct options *o)
 	amqp_client_init(&cl, 0);
 	if (amqp_client_connect_str(&cl, o->url) < 0 ||
 	    amqp_client_channel_open(&cl, CHANNEL) < 0 ||
-	    amqp_client_queue_declare(&cl, CHANNEL, o->queue, 0, NULL) < 0 ||
+	    amqp_client_queue_declare(&cl, CHANNEL, o->queue, o->passive, NULL) < 0 ||
 	    amqp_client_confirm_select(&cl, CHANNEL, WINDOW, NULL, NULL) < 0)
 		die("%s", cl.err);
 }
@@ -234,7 +273,7 @@ static void publish_events(const struct options *o, FILE *expected,
 		pace(o);
 		len = format_event(buf, bufsz, seq, o->size,
 				   o->timestamp ? now_ms() : -1, &off, &plen);
-		publish(o, buf, len);
+		publish(o, buf, len, seq);
 		(*events)++;
 		if (expected &&
 		    fprintf(expected, "ev-%08ld\t%.*s\tcorr-%ld\n", seq,
@@ -242,14 +281,14 @@ static void publish_events(const struct options *o, FILE *expected,
 			die("%s: %s", o->expected, strerror(errno));
 		if (o->dup_every && k % o->dup_every == 0) {
 			pace(o);
-			publish(o, buf, len);
+			publish(o, buf, len, seq);
 			(*dups)++;
 		}
 		if (o->poison_every && k % o->poison_every == 0) {
 			int n = snprintf(pbuf, sizeof(pbuf), "poison-%ld", seq);
 
 			pace(o);
-			publish(o, pbuf, (size_t)n);
+			publish(o, pbuf, (size_t)n, -1);
 			(*poison)++;
 		}
 	}
@@ -271,7 +310,7 @@ static void publish_raw(const struct options *o, unsigned long *events)
 		if ((size_t)n > MAX_BODY)
 			die("%s: line too long", o->raw);
 		pace(o);
-		publish(o, line, (size_t)n);
+		publish(o, line, (size_t)n, -1);
 		(*events)++;
 	}
 	if (ferror(f))
@@ -282,8 +321,8 @@ static void publish_raw(const struct options *o, unsigned long *events)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_DUP = 256, OPT_POISON, OPT_SIZE, OPT_PERSIST, OPT_EXPECTED,
-	       OPT_RAW, OPT_RATE, OPT_TIMESTAMP };
+	enum { OPT_DUP = 256, OPT_POISON, OPT_SIZE, OPT_PERSIST, OPT_PASSIVE, OPT_EXPECTED,
+	       OPT_RAW, OPT_RATE, OPT_TIMESTAMP, OPT_TRACE };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "queue", required_argument, NULL, 'q' },
@@ -293,10 +332,12 @@ int main(int argc, char **argv)
 		{ "poison-every", required_argument, NULL, OPT_POISON },
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "persistent", no_argument, NULL, OPT_PERSIST },
+		{ "passive", no_argument, NULL, OPT_PASSIVE },
 		{ "expected", required_argument, NULL, OPT_EXPECTED },
 		{ "raw", required_argument, NULL, OPT_RAW },
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "timestamp", no_argument, NULL, OPT_TIMESTAMP },
+		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -318,10 +359,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SIZE: o.size = parse_num("--size", optarg, 0); break;
 		case OPT_PERSIST: o.persistent = true; break;
+		case OPT_PASSIVE: o.passive = true; break;
 		case OPT_EXPECTED: o.expected = optarg; break;
 		case OPT_RAW: o.raw = optarg; break;
 		case OPT_RATE: o.rate = parse_num("--rate", optarg, 1); break;
 		case OPT_TIMESTAMP: o.timestamp = true; break;
+		case OPT_TRACE: o.trace = true; break;
 		case 'h': usage(stdout, 0); break;
 		default: usage(stderr, 2); break;
 		}

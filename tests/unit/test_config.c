@@ -321,6 +321,12 @@ static const struct {
 	{ "nested resilience", "resilience = { max_retries = 3; breaker_threshold = 9; };",
 	  "resilience.max_retries = 3;" },
 	{ "float in comment", "workers = 4; # 1.5 and 10000000000\n", "workers = 4;" },
+	{ "sentinels as a list", "redis = { sentinels = [ \"s1:26379\", \"s2:26379\" ]; "
+	  "master_name = \"main\"; sentinel_password = \"pw\"; };",
+	  "redis.sentinels = \"s1:26379,s2:26379\";" },
+	{ "sentinels as a string", "redis.sentinels = \"s1:26379,s2:26379\";\n"
+	  "redis.master_name = \"main\";\nredis.sentinel_password = \"pw\";\n",
+	  "redis.sentinel_password = \"********\";" },
 };
 
 Test(config, valid_files)
@@ -390,6 +396,19 @@ static const struct {
 	{ "unknown dotted", "\n\nrabbitmq.prefech = 5;\n",
 	  "FILE:3: rabbitmq.prefech: unknown setting\n", 1 },
 	{ "unknown top level", "worker = 2;\n", "FILE:1: worker: unknown setting\n", 1 },
+	{ "instance with a colon", "instance = \"a:b\";\n",
+	  "FILE:1: instance: must be at most 63 letters, digits, '.', '_' or '-'\n", 1 },
+	{ "sentinels without a master name", "\nredis.sentinels = [ \"s1:26379\" ];\n",
+	  "FILE:2: redis.sentinels: needs redis.master_name (the name the sentinels monitor the "
+	  "master under)\n", 1 },
+	{ "sentinel not host:port", "redis.sentinels = [ \"s1:26379\", \"s2\" ];\n"
+	  "redis.master_name = \"m\";\n",
+	  "FILE:1: redis.sentinels: element 2 (\"s2\") must be host:port with a port between 1 and "
+	  "65535\nFILE:2: redis.master_name: needs redis.sentinels (the sentinels to ask for the "
+	  "master)\n", 2 },
+	{ "sentinel with a comma", "redis.sentinels = [ \"s1:1,s2:2\" ];\nredis.master_name = \"m\";\n",
+	  "FILE:1: redis.sentinels: element 1 must be one host:port\nFILE:2: redis.master_name: needs "
+	  "redis.sentinels (the sentinels to ask for the master)\n", 2 },
 	{ "unknown group", "rabbit = { url = \"amqp://x\"; };\n",
 	  "FILE:1: rabbit: unknown setting\n", 1 },
 	{ "group below a setting", "workers = { n = 1; };\n",
@@ -603,13 +622,18 @@ static const struct {
 	const char *var, *value, *want;
 } env_cases[] = {
 	{ "WORKER_COUNT", "8", "workers = 8;" },
+	{ "EVENT_RELAY_INSTANCE", "relay-b.eu_1", "instance = \"relay-b.eu_1\";" },
 	{ "RABBITMQ_URL", "amqps://u:p@mq:5671/v,amqp://mq2", "rabbitmq.url = \"amqps://u:********@mq:5671/v,amqp://mq2\";" },
 	{ "RABBITMQ_QUEUE", "orders", "rabbitmq.queue = \"orders\";" },
+	{ "RABBITMQ_QUEUE_TYPE", "quorum", "rabbitmq.queue_type = \"quorum\";" },
 	{ "KAFKA_BROKERS", "k1:9092,k2:9092", "kafka.brokers = \"k1:9092,k2:9092\";" },
 	{ "KAFKA_TOPIC", "orders-out", "kafka.topic = \"orders-out\";" },
 	{ "REDIS_ADDR", "redis:6380", "redis.address = \"redis:6380\";" },
 	{ "REDIS_PASSWORD", "hunter2", "redis.password = \"********\";" },
 	{ "REDIS_USERNAME", "relay", "redis.username = \"relay\";" },
+	{ "REDIS_SENTINELS", "s1:26379,[::1]:26380", "redis.sentinels = \"s1:26379,[::1]:26380\";" },
+	{ "REDIS_MASTER_NAME", "main", "redis.master_name = \"main\";" },
+	{ "REDIS_SENTINEL_PASSWORD", "hunter3", "redis.sentinel_password = \"********\";" },
 	{ "REDIS_ON_FAILURE", "bypass", "redis.on_failure = \"bypass\";" },
 	{ "CONTROL_SOCKET", "/run/relay2/ctl", "control.socket = \"/run/relay2/ctl\";" },
 	{ "ROUTES_DIR", "/srv/routes", "routes_dir = \"/srv/routes\";" },
@@ -620,12 +644,25 @@ static const struct {
 	{ "METRICS_LISTEN", "0.0.0.0:9100", "metrics.listen = \"0.0.0.0:9100\";" },
 	{ "LOG_LEVEL", "warning", "log.level = \"warn\";" },
 	{ "LOG_FORMAT", "json", "log.format = \"json\";" },
+	{ "OTEL_SERVICE_NAME", "relay-eu", "tracing.service_name = \"relay-eu\";" },
+	{ "OTEL_TRACES_SAMPLER", "always_on", "tracing.sampler = \"always_on\";" },
+	{ "OTEL_TRACES_SAMPLER_ARG", "0.25", "tracing.sample_ratio = \"0.25\";" },
+	{ "OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20t0k3n", "tracing.headers = \"********\";" },
+	{ "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "128", "tracing.batch_size = 128;" },
+	{ "OTEL_BSP_SCHEDULE_DELAY", "5000", "tracing.batch_delay_ms = 5000;" },
+	{ "OTEL_BSP_MAX_QUEUE_SIZE", "2048", "tracing.queue_size = 2048;" },
+	{ "OTEL_EXPORTER_OTLP_TIMEOUT", "3000", "tracing.timeout_ms = 3000;" },
 };
 
 Test(config, env_overrides)
 {
 	for (size_t i = 0; i < sizeof(env_cases) / sizeof(env_cases[0]); i++) {
-		const char *env[] = { env_cases[i].var, env_cases[i].value, NULL };
+		/* The two sentinel settings only go together. */
+		const char *also = strcmp(env_cases[i].var, "REDIS_SENTINELS") == 0 ?
+		    "REDIS_MASTER_NAME" : strcmp(env_cases[i].var, "REDIS_MASTER_NAME") == 0 ?
+		    "REDIS_SENTINELS" : NULL;
+		const char *env[] = { env_cases[i].var, env_cases[i].value, also,
+		    also != NULL && also[6] == 'M' ? "main" : "s1:26379", NULL };
 		struct er_config cfg;
 		struct result r = load_path(&cfg, NULL, env);
 
@@ -711,6 +748,15 @@ static const struct {
 	  "environment: RABBITMQ_URL: contains a blank or a control character (percent-encode it)\n" },
 	{ "REDIS_ADDR", "redis",
 	  "environment: REDIS_ADDR: must be host:port with a port between 1 and 65535\n" },
+	{ "REDIS_SENTINELS", "s1:26379,s2",
+	  "environment: REDIS_SENTINELS: element 2 (\"s2\") must be host:port with a port between 1 "
+	  "and 65535\n" },
+	{ "REDIS_SENTINELS", "s1:26379,,s2:1", "environment: REDIS_SENTINELS: element 2 must be host:port\n" },
+	{ "REDIS_SENTINELS", "s1:26379",
+	  "environment: REDIS_SENTINELS: needs redis.master_name (the name the sentinels monitor the "
+	  "master under)\n" },
+	{ "REDIS_MASTER_NAME", "main",
+	  "environment: REDIS_MASTER_NAME: needs redis.sentinels (the sentinels to ask for the master)\n" },
 	{ "METRICS_LISTEN", "h:99999",
 	  "environment: METRICS_LISTEN: must be host:port with a port between 1 and 65535\n" },
 	{ "LOG_LEVEL", "verbose", "environment: LOG_LEVEL: must be error, warn, info or debug\n" },
@@ -1032,8 +1078,8 @@ Test(config, split_addr)
 
 Test(config, settings_table)
 {
-	static const char *const types[] = { "INT", "BOOL", "STR", "ADDR", "URL", "LEVEL", "LIST",
-	    "CHOICE", "LOGTARGET" };
+	static const char *const types[] = { "INT", "BOOL", "STR", "ADDR", "ADDRS", "URL", "LEVEL",
+	    "LIST", "CHOICE", "LOGTARGET" };
 	const struct setting_doc *docs;
 	size_t n = config_settings(&docs);
 	size_t want = 0;

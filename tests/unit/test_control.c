@@ -130,6 +130,7 @@ static const struct route_set routes = { .v = &route_default, .n = 1, .implicit 
 
 static const struct status_info info = {
 	.version = "9.9.9",
+	.instance = "relay-a",
 	.config_path = "/etc/event-relay/event-relay.conf",
 	.routes = &routes,
 	.generation = 2,
