@@ -44,7 +44,9 @@ start_kafka_mock events:8
 # 500 x 64 KiB, a leaked table 500 x 0.5 MB: each goes over.
 # AddressSanitizer's shadow memory and quarantine (256 MiB by default)
 # need a bound of their own.
-if nm -D "$ER_BUILDDIR/src/event-relayd" 2>/dev/null | grep -q __asan_init; then
+# (grep reads all of nm's output: with pipefail, grep -q quitting early
+# would fail the pipeline by nm's SIGPIPE.)
+if [[ $(nm -D "$ER_BUILDDIR/src/event-relayd" 2>/dev/null | grep -c __asan_init) != 0 ]]; then
 	RSS_BOUND_MB=${RSS_BOUND_MB:-512}
 else
 	RSS_BOUND_MB=${RSS_BOUND_MB:-40}
