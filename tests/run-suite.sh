@@ -4,8 +4,10 @@
 # build: once with warnings as errors (-Wall -Wextra -Werror), once more
 # with AddressSanitizer and UBSan. Unit tests use Criterion; integration
 # tests start private RabbitMQ and Redis servers and librdkafka's mock
-# cluster on 127.0.0.1 (never a system service). Then the packaging
-# tests (tests/packaging/run.sh) build, install and run the packages.
+# cluster on 127.0.0.1 (never a system service). Then a short fuzzing
+# run (tests/fuzz/run.sh: every libFuzzer target 10 s, and the inputs
+# of earlier failures replayed), then the packaging tests
+# (tests/packaging/run.sh) build, install and run the packages.
 #
 # Usage: tests/run-suite.sh     (from anywhere; builds under ./build*)
 set -euo pipefail
@@ -44,6 +46,8 @@ echo "==== build 2: AddressSanitizer + UBSan"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	run_build build-asan --enable-werror --enable-sanitizers
+echo "==== fuzzing: every target for ${FUZZ_SECONDS:-10} s"
+"$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-10}"
 echo "==== packaging tests"
 BUILDDIR="$top/build" "$top/tests/packaging/run.sh"
 echo "run-suite: all tests passed in both builds and the packaging tests in $((SECONDS - start)) s"

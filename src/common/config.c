@@ -98,14 +98,17 @@ static void setting_error(struct loader *ld, const struct origin *o, const char 
 static void
 loader_error(struct loader *ld, const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
 
 	ld->nerr++;
 	if (ld->errs == NULL)
 		return;
 	va_start(ap, fmt);
-	vfprintf(ld->errs, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* A value quoted in the message (a newline in it) cannot split the line. */
+	log_fputs_text(ld->errs, line);
 	fputc('\n', ld->errs);
 }
 

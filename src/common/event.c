@@ -17,8 +17,10 @@
  * whole body, so every rule of the grammar lives there: separators,
  * literals, numbers, escapes, nothing but whitespace after the value.
  * Nesting deeper than EVENT_MAX_DEPTH is rejected, which keeps its
- * stack a fixed array. It is compiled twice (always inlined with a
- * constant `seed`): the seed decoder's copy keeps only the three
+ * stack a fixed array; so is a string (a member name too) that is not
+ * UTF-8, as RFC 8259 requires of JSON exchanged between systems (each
+ * refusal has its own code, JSON_ERR_*, and dead-letter reason). It is
+ * compiled twice (always inlined with a constant `seed`): the seed decoder's copy keeps only the three
  * top-level members and costs what the hand-written scanner did; the
  * json_paths copy tracks route paths with a bitmask per depth.
  *
@@ -32,14 +34,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/event.h"
 #include "common/log.h"
-
-/* Deepest object/array nesting accepted, the top-level object included. */
-#define EVENT_MAX_DEPTH 128
 
 /*
  * scan_string() is called for keys and for values, and scan() is
@@ -135,7 +135,7 @@ put_utf8(char *dst, size_t cap, size_t *n, uint32_t cp)
 		k = 4;
 	}
 	if (cap - *n < k)
-		return -1;
+		return JSON_ERR_TOO_LONG;
 	memcpy(dst + *n, b, k);
 	*n += k;
 	return 0;
@@ -176,7 +176,7 @@ json_unescape(const char *src, size_t len, char *dst, size_t cap)
 			return -1;
 		if (c != '\\') {
 			if (n == cap)
-				return -1;
+				return JSON_ERR_TOO_LONG;
 			dst[n++] = (char)c;
 			i++;
 			continue;
@@ -208,17 +208,59 @@ json_unescape(const char *src, size_t len, char *dst, size_t cap)
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 			}
 			if (put_utf8(dst, cap, &n, (uint32_t)cp) < 0)
-				return -1;
+				return JSON_ERR_TOO_LONG;
 			continue;
 		default:
 			return -1;
 		}
 		if (n == cap)
-			return -1;
+			return JSON_ERR_TOO_LONG;
 		dst[n++] = (char)c;
 		i += 2;
 	}
 	return (long)n;
+}
+
+size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+
+	if (c < 0xc2 || c > 0xf4)
+		return 0;		/* a continuation byte, an overlong lead, or above U+10FFFF */
+	if (c < 0xe0)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c < 0xf0) {
+		if (c == 0xe0)
+			lo = 0xa0;		/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;		/* surrogates */
+		return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c == 0xf0)
+		lo = 0x90;			/* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f;			/* above U+10FFFF */
+	return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+	    (s[3] & 0xc0) == 0x80 ? 4 : 0;
+}
+
+enum dlq_reason
+json_err_reason(int err, char *detail)
+{
+	const char *why = NULL;
+	enum dlq_reason r = DLQ_invalid_json;
+
+	if (err == JSON_ERR_DEPTH) {
+		r = DLQ_json_too_deep;
+		why = "JSON nested deeper than 128 levels";
+	} else if (err == JSON_ERR_UTF8) {
+		r = DLQ_invalid_utf8;
+		why = "a JSON string is not valid UTF-8";
+	}
+	if (detail != NULL && why != NULL)
+		snprintf(detail, EVENT_DETAIL_MAX, "%s", why);
+	return r;
 }
 
 /* Top-level members the seed format reads. */
@@ -280,15 +322,18 @@ skip_ws(const unsigned char *p, const unsigned char *end)
  * stop. x ^ 0x02.. maps '"' to 0x20 and keeps 0x00-0x1f below 0x20
  * (0x20 and 0x21 go to 0x22, 0x23), so one test with n = 0x21 finds
  * both quotes and control characters; x ^ 0x5c.. makes '\\' 0.
+ * The bytes passed over are ORed into *hi (a few beyond the stop too),
+ * so that a string's UTF-8 is checked only when it holds a byte >= 0x80.
  */
 static inline const unsigned char *
-plain_end(const unsigned char *p, const unsigned char *end)
+plain_end(const unsigned char *p, const unsigned char *end, uint64_t *hi)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	while (end - p >= 8) {
 		uint64_t w, q, b, hit;
 
 		memcpy(&w, p, 8);
+		*hi |= w;
 		q = w ^ (BYTES_01 * 0x02);
 		b = w ^ (BYTES_01 * '\\');
 		hit = (((q - BYTES_01 * 0x21) & ~q) | ((b - BYTES_01) & ~b)) & (BYTES_01 * 0x80);
@@ -297,28 +342,104 @@ plain_end(const unsigned char *p, const unsigned char *end)
 		p += 8;
 	}
 #endif
-	while (p < end && !str_stop[*p])
+	while (p < end && !str_stop[*p]) {
+		*hi |= *p;
 		p++;
+	}
 	return p;
+}
+
+/*
+ * Checks the run of UTF-8 sequences starting at p (*p >= 0x80) as
+ * utf8_seq() does, inline: text in other scripts is mostly such runs.
+ * Returns the first byte after the run (an ASCII byte, or end), or NULL
+ * at the first ill-formed sequence.
+ */
+static ALWAYS_INLINE const unsigned char *
+utf8_run(const unsigned char *p, const unsigned char *end)
+{
+	do {
+		unsigned c = p[0], c1;
+
+		if (c < 0xc2) {
+			return NULL;	/* a continuation byte, or an overlong 0xc0, 0xc1 */
+		} else if (c < 0xe0) {
+			if (end - p < 2 || (p[1] & 0xc0) != 0x80)
+				return NULL;
+			p += 2;
+		} else if (c < 0xf0) {
+			if (end - p < 3)
+				return NULL;
+			c1 = p[1];
+			if ((c1 & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+			    (c == 0xe0 && c1 < 0xa0) ||		/* overlong */
+			    (c == 0xed && c1 > 0x9f))		/* surrogates */
+				return NULL;
+			p += 3;
+		} else if (c < 0xf5) {
+			if (end - p < 4)
+				return NULL;
+			c1 = p[1];
+			if ((c1 & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80 ||
+			    (c == 0xf0 && c1 < 0x90) ||		/* overlong */
+			    (c == 0xf4 && c1 > 0x8f))		/* above U+10FFFF */
+				return NULL;
+			p += 4;
+		} else {
+			return NULL;
+		}
+	} while (p < end && *p >= 0x80);
+	return p;
+}
+
+/* Whether p[0..end) is UTF-8; ASCII is passed over 8 bytes at a time. */
+static int
+utf8_valid(const unsigned char *p, const unsigned char *end)
+{
+	for (;;) {
+		uint64_t w;
+
+		while (end - p >= 8) {
+			memcpy(&w, p, 8);
+			if ((w & (BYTES_01 * 0x80)) != 0)
+				break;
+			p += 8;
+		}
+		while (p < end && *p < 0x80)
+			p++;
+		if (p == end)
+			return 1;
+		if ((p = utf8_run(p, end)) == NULL)
+			return 0;
+	}
 }
 
 /*
  * Scans a string's contents from p (just past its opening quote).
  * Returns its closing quote, or NULL if the string is unterminated or
- * holds a raw control character or a bad escape. *escaped tells whether
- * it holds any escape. Surrogates are not paired here: json_unescape()
+ * holds a raw control character, a bad escape or bytes that are not
+ * UTF-8 (then *bad_utf8 is set). *escaped tells whether it holds any
+ * escape. Escaped surrogates are not paired here: json_unescape()
  * rejects a lone one where the string is used as text.
  */
 static ALWAYS_INLINE const unsigned char *
-scan_string(const unsigned char *p, const unsigned char *end, int *escaped)
+scan_string(const unsigned char *p, const unsigned char *end, int *escaped, int *bad_utf8)
 {
+	const unsigned char *start = p;
+	uint64_t hi = 0;
+
 	*escaped = 0;
 	for (;;) {
-		p = plain_end(p, end);
+		p = plain_end(p, end, &hi);
 		if (p == end || *p < 0x20)
 			return NULL;
-		if (*p == '"')
+		if (*p == '"') {
+			if ((hi & (BYTES_01 * 0x80)) != 0 && !utf8_valid(start, p)) {
+				*bad_utf8 = 1;
+				return NULL;
+			}
 			return p;
+		}
 		*escaped = 1;
 		if (end - p < 2)
 			return NULL;
@@ -536,10 +657,11 @@ record_hits(struct path_scan *ps, unsigned d, const unsigned char *p, int escape
 
 /*
  * Checks that s[0..len) is one JSON value (seed: one object) with
- * nothing but whitespace around it and nesting at most EVENT_MAX_DEPTH.
+ * nothing but whitespace around it, strings in UTF-8 and nesting at
+ * most EVENT_MAX_DEPTH.
  * seed (a constant: each caller gets its own copy): fills m[] with the
  * first value of each seed member of the top-level object. Otherwise:
- * fills ps->spans for the paths of ps. 0, or -1 if it is not valid.
+ * fills ps->spans for the paths of ps. 0, or a JSON_ERR_* code.
  *
  * One pass, no recursion: `stack` holds the closing bracket each open
  * container expects. A value at depth d (inside d open containers) has
@@ -552,7 +674,7 @@ scan(const unsigned char *s, size_t len, struct member m[M_COUNT], struct path_s
 	const unsigned char *p, *end = s + len, *vstart = NULL, *key;
 	unsigned char stack[EVENT_MAX_DEPTH];
 	unsigned depth = 0;
-	int want = -1, escaped = 0;
+	int want = -1, escaped = 0, bad_utf8 = 0;
 	uint64_t cand = 0, cont = 0;
 
 	p = skip_ws(s, end);
@@ -586,7 +708,7 @@ value:
 	switch (*p) {
 	case '{':
 		if (depth == EVENT_MAX_DEPTH)
-			return -1;
+			return JSON_ERR_DEPTH;
 		stack[depth++] = '}';
 		if (!seed) {
 			ps->live[depth] = cont;
@@ -596,7 +718,7 @@ value:
 		goto object;
 	case '[':
 		if (depth == EVENT_MAX_DEPTH)
-			return -1;
+			return JSON_ERR_DEPTH;
 		stack[depth++] = ']';
 		if (!seed) {
 			ps->live[depth] = cont;
@@ -611,9 +733,9 @@ value:
 		}
 		goto value;
 	case '"':
-		p = scan_string(p + 1, end, &escaped);
+		p = scan_string(p + 1, end, &escaped, &bad_utf8);
 		if (p == NULL)
-			return -1;
+			return bad_utf8 ? JSON_ERR_UTF8 : JSON_ERR_SYNTAX;
 		p++;
 		goto next;
 	case 't':
@@ -652,9 +774,9 @@ member:
 	if (p == end || *p != '"')
 		return -1;
 	key = p + 1;
-	p = scan_string(key, end, &escaped);
+	p = scan_string(key, end, &escaped, &bad_utf8);
 	if (p == NULL)
-		return -1;
+		return bad_utf8 ? JSON_ERR_UTF8 : JSON_ERR_SYNTAX;
 	if (seed) {
 		if (depth == 1)
 			want = member_of(key, (size_t)(p - key), escaped, m);
@@ -716,6 +838,7 @@ json_paths(const void *body, size_t len, const struct route_path *const *paths,
     size_t npaths, struct json_span *spans)
 {
 	struct path_scan ps;	/* about 4 KiB; only what a scan reads is set */
+	int rc;
 
 	assert(npaths <= 64);
 	if (npaths > 64) {
@@ -733,18 +856,19 @@ json_paths(const void *body, size_t len, const struct route_path *const *paths,
 			ps.nseg[paths[i]->nseg] |= (uint64_t)1 << i;
 	}
 	ps.live[0] = npaths == 64 ? UINT64_MAX : ((uint64_t)1 << npaths) - 1;
-	if (scan(body, len, NULL, &ps, 0) < 0) {
+	if ((rc = scan(body, len, NULL, &ps, 0)) < 0) {
 		for (size_t i = 0; i < npaths; i++)
 			spans[i] = (struct json_span){ NULL, 0, JSON_ABSENT, 0 };
-		return -1;
+		return rc;
 	}
 	return 0;
 }
 
 /*
  * The contents of a string member, unescaped into dst (cap bytes): its
- * length, or -1 if it does not fit or holds a lone surrogate. Without a
- * backslash the scanned bytes are already the text.
+ * length, JSON_ERR_TOO_LONG if it does not fit, or -1 if it holds a
+ * lone surrogate. Without a backslash the scanned bytes are already the
+ * text.
  */
 static long
 member_text(const struct member *v, char *dst, size_t cap)
@@ -755,9 +879,17 @@ member_text(const struct member *v, char *dst, size_t cap)
 	if (v->escaped)
 		return json_unescape(s, n, dst, cap);
 	if (n > cap)
-		return -1;
+		return JSON_ERR_TOO_LONG;
 	memcpy(dst, s, n);
 	return (long)n;
+}
+
+enum dlq_reason
+event_id_too_long(struct event *ev, size_t len)
+{
+	snprintf(ev->detail, sizeof(ev->detail), "event id of %zu bytes: at most %d", len,
+	    EVENT_ID_MAX);
+	return DLQ_event_id_too_long;
 }
 
 static enum dlq_reason
@@ -766,13 +898,18 @@ decode_seed(const char *body, size_t len, struct event *ev)
 	struct member m[M_COUNT];
 	const struct member *id = &m[M_ID], *corr = &m[M_CORR], *payload = &m[M_PAYLOAD];
 	long u;
+	int rc;
 
-	if (scan_body((const unsigned char *)body, len, m) < 0)
-		return DLQ_invalid_json;
+	if ((rc = scan_body((const unsigned char *)body, len, m)) < 0)
+		return json_err_reason(rc, ev->detail);
 
 	if (id->start == NULL || *id->start != '"')
 		return DLQ_missing_event_id;
 	u = member_text(id, ev->id, EVENT_ID_MAX);
+	if (u == JSON_ERR_TOO_LONG) {
+		ev->id[0] = '\0';
+		return event_id_too_long(ev, (size_t)(id->end - id->start) - 2);
+	}
 	/* The id is also a C string (logs, Redis keys): no empty, no NUL. */
 	if (u <= 0 || (id->escaped && memchr(ev->id, '\0', (size_t)u) != NULL)) {
 		ev->id[0] = '\0';
@@ -821,6 +958,7 @@ event_decode(struct event_decoder *d, const struct route *r,
 	ev->timestamp_ms = 0;
 	ev->bad_traceparent = 0;
 	ev->correlation_len = 0;
+	ev->detail[0] = '\0';
 
 	if (len > r->max_message_bytes || len > d->max_bytes)
 		return DLQ_too_large;

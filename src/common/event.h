@@ -17,6 +17,8 @@
 #define EVENT_ID_MAX 256		/* bytes of an unescaped event id */
 #define EVENT_CORRELATION_MAX 1024	/* bytes of an unescaped correlation id */
 #define EVENT_SEED_HEADERS 4		/* correlation_id, traceparent, tracestate */
+#define EVENT_MAX_DEPTH 128		/* JSON nesting, the top-level value included */
+#define EVENT_DETAIL_MAX 96		/* bytes of event.detail */
 
 struct event_header {
 	const char *name;
@@ -62,6 +64,12 @@ struct event {
 	struct event_header seed_hdr[EVENT_SEED_HEADERS];
 	char correlation[EVENT_CORRELATION_MAX];
 	size_t correlation_len;
+	/*
+	 * For a rejection past one of the bounds on hostile input (nesting,
+	 * UTF-8, id length, header table): what was wrong, for the dead
+	 * letter's x-event-relay-error and the log. Empty otherwise.
+	 */
+	char detail[EVENT_DETAIL_MAX];
 };
 
 /* A worker's decoder: it keeps nothing between messages but its bound. */
@@ -86,10 +94,37 @@ enum dlq_reason event_decode(struct event_decoder *d, const struct route *r,
 
 /*
  * Unescapes the JSON string contents src[0..len) (without quotes) into
- * dst (cap bytes). Returns the length written, or -1 if the string is
- * not valid JSON or does not fit.
+ * dst (cap bytes). Returns the length written, -1 if the string is not
+ * valid JSON (a lone surrogate, a bad escape), or JSON_ERR_TOO_LONG if
+ * it does not fit.
  */
 long json_unescape(const char *src, size_t len, char *dst, size_t cap);
+
+/* Why json_paths() (or json_unescape()) refused a body: below 0. */
+#define JSON_ERR_SYNTAX (-1)	/* not JSON */
+#define JSON_ERR_DEPTH (-2)	/* nested deeper than EVENT_MAX_DEPTH */
+#define JSON_ERR_UTF8 (-3)	/* a string (member names too) that is not UTF-8 */
+#define JSON_ERR_TOO_LONG (-4)	/* json_unescape: does not fit */
+
+/*
+ * The dead-letter reason of a JSON_ERR_* code (invalid_json,
+ * json_too_deep, invalid_utf8); with `detail` (EVENT_DETAIL_MAX bytes,
+ * or NULL) saying which bound.
+ */
+enum dlq_reason json_err_reason(int err, char *detail);
+
+/*
+ * An id of len bytes (as sent) is longer than EVENT_ID_MAX: says so in
+ * ev->detail; returns DLQ_event_id_too_long.
+ */
+enum dlq_reason event_id_too_long(struct event *ev, size_t len);
+
+/*
+ * The length of the well-formed UTF-8 sequence (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF) at s, n bytes left,
+ * s[0] >= 0x80; 0 if there is none.
+ */
+size_t utf8_seq(const unsigned char *s, size_t n);
 
 
 /*
@@ -112,13 +147,13 @@ struct route_path;
 
 /*
  * Checks the whole body (strict RFC 8259, any value at the top level,
- * nesting at most 128 deep) in one pass and fills spans[i] for
+ * strings in UTF-8, nesting at most EVENT_MAX_DEPTH deep) in one pass and fills spans[i] for
  * paths[i] (at most 64 paths). A path that occurs twice keeps its first
  * value in document order. A segment names a member as it reads once
  * unescaped ("a\u0062" is "ab"); one of digits only, without leading
  * zeros, is also an array index. A path of no segment is the whole
- * value. Returns 0, or -1 if the body is not valid JSON (then every
- * span is JSON_ABSENT). With npaths 0 (paths and spans may be NULL)
+ * value. Returns 0, or a JSON_ERR_* code if the body is not valid JSON
+ * (then every span is JSON_ABSENT). With npaths 0 (paths and spans may be NULL)
  * it only validates.
  */
 int json_paths(const void *body, size_t len, const struct route_path *const *paths,

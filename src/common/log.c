@@ -272,6 +272,17 @@ put_text(char *buf, size_t n, size_t cap, const char *s)
 	return n;
 }
 
+void
+log_fputs_text(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p != 0x7f)
+			fputc(*p, out);
+		else
+			fprintf(out, "\\x%02x", *p);
+	}
+}
+
 size_t
 log_format_line(char *buf, size_t bufsz, enum log_format format, const struct log_line *l)
 {

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 enum log_level {
@@ -95,6 +96,13 @@ struct log_line {
  * boundary so that the line stays valid.
  */
 size_t log_format_line(char *buf, size_t bufsz, enum log_format format, const struct log_line *l);
+
+/*
+ * Writes s with every control character as \xNN, the rule of text log
+ * lines: for error lines that quote their input (configuration and
+ * route files), so that one error stays one line.
+ */
+void log_fputs_text(FILE *out, const char *s);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -19,12 +19,14 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "common/route_file.h"
 #include "common/route_value.h"
 
@@ -99,6 +101,7 @@ void
 route_err(struct route_ctx *c, const struct ynode *at, const char *fmt, ...)
 {
 	unsigned line = 1, col = 1;
+	char msg[1024];
 	va_list ap;
 
 	if (at == NULL)
@@ -108,13 +111,19 @@ route_err(struct route_ctx *c, const struct ynode *at, const char *fmt, ...)
 		col = at->col;
 	}
 	fprintf(c->errs, "%s:%u:%u: ", c->file, line, col);
-	if (c->label[0] != '\0')
-		fprintf(c->errs, "%s: ", c->label);
-	if (c->path[0] != '\0')
-		fprintf(c->errs, "%s: ", c->path);
+	/* What the message quotes of the file (a \r in a name) cannot split the line. */
+	if (c->label[0] != '\0') {
+		log_fputs_text(c->errs, c->label);
+		fputs(": ", c->errs);
+	}
+	if (c->path[0] != '\0') {
+		log_fputs_text(c->errs, c->path);
+		fputs(": ", c->errs);
+	}
 	va_start(ap, fmt);
-	vfprintf(c->errs, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	log_fputs_text(c->errs, msg);
 	fputc('\n', c->errs);
 	c->nerr++;
 }

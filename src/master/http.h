@@ -9,15 +9,19 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct er_config;
 struct stats_shm;
 struct http;
 
 /* Writes the body of /status: JSON, or a table for people when `text`. */
 typedef void (*http_status_fn)(void *arg, FILE *out, int text);
 
-/* Listens on "host:port"; NULL after logging why. */
-struct http *http_start(const char *listen, const struct stats_shm *shm, http_status_fn status,
-    void *arg);
+/*
+ * Listens on metrics.listen with the metrics.* connection limits; NULL
+ * after logging why.
+ */
+struct http *http_start(const struct er_config *cfg, const struct stats_shm *shm,
+    http_status_fn status, void *arg);
 void http_stop(struct http *h);
 /* In a freshly forked worker: close the inherited sockets only. */
 void http_close_in_child(struct http *h);

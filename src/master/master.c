@@ -502,7 +502,7 @@ master_run(struct er_config *cfg, struct route_set *routes, const char *path)
 		free(m.cfg);
 		return 1;
 	}
-	m.http = http_start(cfg->metrics_listen, m.shm, status_fn, &m);
+	m.http = http_start(cfg, m.shm, status_fn, &m);
 	if (m.http == NULL) {
 		free(m.cfg);
 		return 1;

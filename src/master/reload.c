@@ -51,7 +51,8 @@ diff_settings(const struct er_config *a, const struct er_config *b, char **chang
 {
 	static const char *const fixed[] = {
 		"instance", "pid_file", "user", "group", "allow_root", "metrics.listen",
-		"control.socket", "log.target", "log.format",
+		"metrics.max_connections", "metrics.max_connections_per_client",
+		"metrics.request_timeout", "control.socket", "log.target", "log.format",
 	};
 	char *da = dump(a), *db = dump(b), *ch = NULL, *rs = NULL;
 	size_t chl = 0, rsl = 0;

@@ -11,6 +11,10 @@
  * timestamps numbers, NaN and infinities as the strings "NaN",
  * "Infinity", "-Infinity".
  *
+ * header_table_check() holds a delivery's whole header table to its
+ * bounds (HEADER_MAX_FIELDS, HEADER_MAX_DEPTH) before anything else
+ * reads it.
+ *
  * The one thing to know: the header table comes off the wire, so the
  * recursion over nested tables is bounded (HEADER_MAX_DEPTH) and every
  * write is preceded by a reservation of its worst case (6 bytes for a
@@ -185,31 +189,6 @@ scalar_text(const amqp_field_value_t *v, char *out, int json)
 
 /* ---- JSON for tables and arrays ---- */
 
-/* The length of the valid UTF-8 sequence at s (n bytes left, s[0] >= 0x80), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	if (c < 0xe0)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c < 0xf0) {
-		if (c == 0xe0)
-			lo = 0xa0;		/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;		/* surrogates */
-		return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c == 0xf0)
-		lo = 0x90;			/* overlong */
-	else if (c == 0xf4)
-		hi = 0x8f;			/* above U+10FFFF */
-	return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-	    (s[3] & 0xc0) == 0x80 ? 4 : 0;
-}
-
 /* s[0..n) as a JSON string, quotes included; 0 or -1 (ENOMEM). */
 static int
 json_string(struct event_buf *b, const unsigned char *s, size_t n)
@@ -375,4 +354,52 @@ header_encode(const amqp_field_value_t *v, struct event_buf *b, size_t *off, siz
 	*off = start;
 	*len = b->len - start;
 	return 1;
+}
+
+/*
+ * Counts the fields of v into *n, at most HEADER_MAX_FIELDS + 1 of them;
+ * depth counts the tables and arrays around v. 0, or -1 past a bound.
+ */
+static int
+count_fields(const amqp_field_value_t *v, unsigned depth, size_t *n)
+{
+	if (v->kind != AMQP_FIELD_KIND_TABLE && v->kind != AMQP_FIELD_KIND_ARRAY)
+		return 0;
+	if (depth >= HEADER_MAX_DEPTH)
+		return -1;
+	if (v->kind == AMQP_FIELD_KIND_TABLE) {
+		for (int i = 0; i < v->value.table.num_entries; i++)
+			if (++*n > HEADER_MAX_FIELDS ||
+			    count_fields(&v->value.table.entries[i].value, depth + 1, n) < 0)
+				return -1;
+	} else {
+		for (int i = 0; i < v->value.array.num_entries; i++)
+			if (++*n > HEADER_MAX_FIELDS ||
+			    count_fields(&v->value.array.entries[i], depth + 1, n) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+int
+header_table_check(const amqp_table_t *t, char *detail, size_t detail_sz)
+{
+	size_t n = 0;
+
+	if (t->num_entries < 0) {
+		snprintf(detail, detail_sz, "header table: bad entry count");
+		return -1;
+	}
+	for (int i = 0; i < t->num_entries; i++) {
+		if (++n > HEADER_MAX_FIELDS || count_fields(&t->entries[i].value, 0, &n) < 0) {
+			if (n > HEADER_MAX_FIELDS)
+				snprintf(detail, detail_sz, "header table: more than %d fields "
+				    "(%d at the top level)", HEADER_MAX_FIELDS, t->num_entries);
+			else
+				snprintf(detail, detail_sz, "header table: header %d nests tables "
+				    "or arrays more than %d deep", i, HEADER_MAX_DEPTH);
+			return -1;
+		}
+	}
+	return 0;
 }

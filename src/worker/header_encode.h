@@ -13,6 +13,8 @@
 
 /* Tables and arrays nested deeper than this are not encoded. */
 #define HEADER_MAX_DEPTH 64
+/* Fields (entries and array elements at every depth) of a delivery's header table. */
+#define HEADER_MAX_FIELDS 1024
 
 /*
  * Appends the encoding of v to buf (header_encode.c says which):
@@ -29,5 +31,14 @@
  */
 int header_encode(const amqp_field_value_t *v, struct event_buf *buf, size_t *off,
     size_t *len);
+
+/*
+ * Whether a delivery's header table keeps to the bounds: at most
+ * HEADER_MAX_FIELDS fields in all and tables or arrays nested at most
+ * HEADER_MAX_DEPTH deep in any header's value (so that header_encode
+ * takes every value). 0, or -1 with a line saying which bound into
+ * detail (detail_sz bytes).
+ */
+int header_table_check(const amqp_table_t *t, char *detail, size_t detail_sz);
 
 #endif

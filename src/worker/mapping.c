@@ -19,9 +19,10 @@
  * length, and fix_pointers() turns them into pointers at the very end.
  * Nothing may hold a pointer into the buffer before that.
  *
- * Header values are encoded by header_encode() (header_encode.c); a
- * table nested deeper than HEADER_MAX_DEPTH is not encoded: as a header
- * it is left out, as a key it is missing, in a topic the topic is bad.
+ * Header values are encoded by header_encode() (header_encode.c). A
+ * delivery whose header table breaks its bounds (more than
+ * HEADER_MAX_FIELDS fields, nested deeper than HEADER_MAX_DEPTH) is
+ * rejected as bad_headers before anything reads it, whatever its route.
  */
 #include "autoconf.h"
 
@@ -238,11 +239,16 @@ json_val(struct ctx *c, const struct json_span *sp, struct val *v)
 	}
 }
 
-/* Copies an id of n bytes; DLQ_NONE, or missing_event_id when empty, too long or holding a NUL. */
+/*
+ * Copies an id of n bytes; DLQ_NONE, event_id_too_long, or
+ * missing_event_id when empty or holding a NUL.
+ */
 static enum dlq_reason
 id_set(struct event *ev, const void *s, size_t n)
 {
-	if (n == 0 || n > EVENT_ID_MAX || memchr(s, '\0', n) != NULL)
+	if (n > EVENT_ID_MAX)
+		return event_id_too_long(ev, n);
+	if (n == 0 || memchr(s, '\0', n) != NULL)
 		return DLQ_missing_event_id;
 	memmove(ev->id, s, n);		/* s may be ev->id itself */
 	ev->id[n] = '\0';
@@ -269,6 +275,8 @@ decode_id(struct ctx *c, const struct json_span *sp)
 		if (!sp->escaped)
 			return id_set(c->ev, sp->start + 1, sp->len - 2);
 		u = json_unescape(sp->start + 1, sp->len - 2, c->ev->id, EVENT_ID_MAX);
+		if (u == JSON_ERR_TOO_LONG)
+			return event_id_too_long(c->ev, sp->len - 2);
 		if (u < 0)
 			return DLQ_missing_event_id;
 		return id_set(c->ev, c->ev->id, (size_t)u);
@@ -628,10 +636,12 @@ json_source(struct json_sources *js, const struct route_src *src)
 	return &js->spans[js->n++];
 }
 
-/* Reads the route's json: paths from the body (64 at a time); 0, or -1 if not JSON. */
+/* Reads the route's json: paths from the body (64 at a time); 0, or a JSON_ERR_* code. */
 static int
 json_sources(struct json_sources *js, const struct route *r, const void *body, size_t len)
 {
+	int rc;
+
 	js->n = 0;
 	js->id = json_source(js, &r->id);
 	js->key = json_source(js, &r->key);
@@ -643,8 +653,8 @@ json_sources(struct json_sources *js, const struct route *r, const void *body, s
 	for (size_t i = 0; i < js->n; i += 64) {
 		size_t k = js->n - i < 64 ? js->n - i : 64;
 
-		if (json_paths(body, len, js->paths + i, k, js->spans + i) < 0)
-			return -1;
+		if ((rc = json_paths(body, len, js->paths + i, k, js->spans + i)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -658,11 +668,11 @@ decode_mapped(struct ctx *c, const void *body, size_t len)
 	struct val key;
 	size_t topic_off = 0;
 	enum dlq_reason why;
-	int err = 0;
+	int err = 0, rc;
 
 	assert(r->nheaders <= ROUTE_MAX_HEADERS);
-	if (json_sources(&js, r, body, len) < 0)
-		return DLQ_invalid_json;
+	if ((rc = json_sources(&js, r, body, len)) < 0)
+		return json_err_reason(rc, ev->detail);
 	if ((why = decode_id(c, js.id)) != DLQ_NONE)
 		return why;
 	if ((why = map_key(c, js.key, &key, &err)) != DLQ_NONE || err)
@@ -764,6 +774,13 @@ mapping_decode(struct event_decoder *d, const struct route *r, const void *body,
 	buf->len = 0;
 	if (p != NULL && (p->_flags & AMQP_BASIC_HEADERS_FLAG) && p->headers.num_entries > 0)
 		c.hdrs = &p->headers;
+	if (c.hdrs != NULL && header_table_check(c.hdrs, ev->detail, sizeof(ev->detail)) < 0) {
+		why = DLQ_bad_headers;
+		ev->id[0] = '\0';
+		ev->id_len = 0;
+		ev->hdr = ev->seed_hdr;
+		goto reject;
+	}
 
 	if (r->format == ROUTE_FMT_SEED_JSON) {
 		why = event_decode(d, r, body, len, ev);
@@ -788,6 +805,7 @@ mapping_decode(struct event_decoder *d, const struct route *r, const void *body,
 	ev->timestamp_ms = 0;
 	ev->bad_traceparent = 0;
 	ev->correlation_len = 0;
+	ev->detail[0] = '\0';
 	if (len > r->max_message_bytes || len > d->max_bytes)
 		return DLQ_too_large;
 	why = decode_mapped(&c, body, len);

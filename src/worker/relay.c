@@ -754,10 +754,30 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 {
 	struct worker *w = arg;
 	struct delivery_meta m = { props, exchange, routing_key };
+	amqp_basic_properties_t bare;
 
-	/* A replayed dead letter came by the default exchange: its own origin counts. */
+	/*
+	 * A replayed dead letter came by the default exchange: its own
+	 * origin counts. (A loop over the top-level entries: harmless for a
+	 * table that mapping_decode then finds past its bounds.)
+	 */
 	if (exchange.len == 0 && props != NULL && (props->_flags & AMQP_BASIC_HEADERS_FLAG))
 		replayed_origin(&props->headers, &m.exchange, &m.routing_key);
+	s->reason = mapping_decode(&w->decoder, s->route, s->body, s->body_len, &m, &s->ev, &s->buf);
+	if (s->reason == DLQ_bad_headers) {
+		/*
+		 * A header table past its bounds is neither read nor kept: the
+		 * dead letter has the body and the other properties, and
+		 * x-event-relay-error says what the table was.
+		 */
+		bare = *props;
+		bare._flags &= ~(amqp_flags_t)AMQP_BASIC_HEADERS_FLAG;
+		bare.headers = amqp_empty_table;
+		props = &bare;
+	}
+	if (s->reason == DLQ_NONE && w->cfg->amqp_delivery_limit > 0 && s->redelivered &&
+	    delivery_count(props) >= w->cfg->amqp_delivery_limit)
+		s->reason = DLQ_delivery_limit;
 	w->receiving = NULL;
 	stat_add(&w->st->consumed, 1);
 	stat_add(&route_stats(w, s)->consumed, 1);
@@ -767,10 +787,6 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 		slot_free(w, s);
 		return;
 	}
-	s->reason = mapping_decode(&w->decoder, s->route, s->body, s->body_len, &m, &s->ev, &s->buf);
-	if (s->reason == DLQ_NONE && w->cfg->amqp_delivery_limit > 0 && s->redelivered &&
-	    delivery_count(props) >= w->cfg->amqp_delivery_limit)
-		s->reason = DLQ_delivery_limit;
 	if (w->tracer != NULL)
 		tracing_begin(w->tracer, s, props != NULL && (props->_flags & AMQP_BASIC_HEADERS_FLAG) ?
 		    &props->headers : NULL, s->recv_us);
@@ -788,14 +804,18 @@ amqp_delivered_cb(void *arg, struct slot *s, const amqp_basic_properties_t *prop
 		log_warn("delivery %llu: no memory to keep its properties for a dead-letter copy",
 		    (unsigned long long)s->tag);
 	if (s->reason != DLQ_NONE) {
+		if (s->ev.detail[0] != '\0')
+			s->detail = s->ev.detail;
 		if (s->ev.id[0] != '\0')
-			log_warn("poison message %s (route %s, delivery %llu, %zu bytes): %s", s->ev.id,
-			    s->route->name, (unsigned long long)s->tag, s->body_len,
-			    dlq_reason_name(s->reason));
+			log_warn("poison message %s (route %s, delivery %llu, %zu bytes): %s%s%s%s",
+			    s->ev.id, s->route->name, (unsigned long long)s->tag, s->body_len,
+			    dlq_reason_name(s->reason), s->detail ? " (" : "",
+			    s->detail ? s->detail : "", s->detail ? ")" : "");
 		else
-			log_warn("poison message (route %s, delivery %llu, %zu bytes): %s",
+			log_warn("poison message (route %s, delivery %llu, %zu bytes): %s%s%s%s",
 			    s->route->name, (unsigned long long)s->tag, s->body_len,
-			    dlq_reason_name(s->reason));
+			    dlq_reason_name(s->reason), s->detail ? " (" : "",
+			    s->detail ? s->detail : "", s->detail ? ")" : "");
 		s->ev.id[0] = '\0';
 		dead_letter(w, s, props);
 		return;

@@ -13,9 +13,11 @@
  *
  * json_paths is checked against the seed decoder (differential): the
  * two share one scanner, so for every body under the limit they must
- * agree on validity (json_paths also takes any top-level value, the
- * seed decoder only an object), and the three seed paths must find
- * exactly the spans the decoder took. Every span json_paths records,
+ * agree on validity and on the reason (json_paths also takes any
+ * top-level value, the seed decoder only an object), and the three seed
+ * paths must find exactly the spans the decoder took. A detail comes
+ * exactly with the reasons of a bound; event_id_too_long only for an id
+ * longer than EVENT_ID_MAX unescaped. Every span json_paths records,
  * for a few more paths, must lie in the body and be valid JSON alone.
  */
 #include <stdint.h>
@@ -58,6 +60,50 @@ first_byte(const uint8_t *d, size_t n)
 	return -1;
 }
 
+/*
+ * Whether d[0..n) is UTF-8, decoded code point by code point (not the
+ * scanner's range checks): the oracle for invalid_utf8. Outside strings
+ * JSON is ASCII, so a body json_paths accepts is UTF-8 as a whole, and
+ * one it refuses as JSON_ERR_UTF8 is not.
+ */
+static int
+utf8_oracle(const uint8_t *d, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k;
+
+		if (d[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((d[i] & 0xe0) == 0xc0) {
+			k = 2;
+			cp = d[i] & 0x1f;
+		} else if ((d[i] & 0xf0) == 0xe0) {
+			k = 3;
+			cp = d[i] & 0x0f;
+		} else if ((d[i] & 0xf8) == 0xf0) {
+			k = 4;
+			cp = d[i] & 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i < k)
+			return 0;
+		for (size_t j = 1; j < k; j++) {
+			if ((d[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (d[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x80) || (k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 /* json_paths beside the decoder's verdict `why` on the same body. */
 static void
 check_paths(const uint8_t *data, size_t size, enum dlq_reason why, const struct event *ev)
@@ -72,8 +118,25 @@ check_paths(const uint8_t *data, size_t size, enum dlq_reason why, const struct 
 	if (why == DLQ_too_large)
 		return;
 	rc = json_paths(data, size, pp, 3, sp);
-	/* The decoder rejects as invalid_json exactly what is not a JSON object. */
-	if ((why != DLQ_invalid_json) != (rc == 0 && first_byte(data, size) == '{'))
+	/*
+	 * The decoder rejects as JSON (invalid_json, invalid_utf8,
+	 * json_too_deep) exactly what is not a JSON object, and for an
+	 * object for the very reason json_paths gives.
+	 */
+	if ((why != DLQ_invalid_json && why != DLQ_invalid_utf8 && why != DLQ_json_too_deep) !=
+	    (rc == 0 && first_byte(data, size) == '{'))
+		abort();
+	if (rc < 0 && first_byte(data, size) == '{' && why != json_err_reason(rc, NULL))
+		abort();
+	if ((rc == 0 || rc == JSON_ERR_UTF8) && utf8_oracle(data, size) != (rc == 0))
+		abort();	/* the scanner and the oracle disagree on UTF-8 */
+	/* A detail says which bound, for those reasons only. */
+	if ((ev->detail[0] != '\0') != (why == DLQ_invalid_utf8 || why == DLQ_json_too_deep ||
+	    why == DLQ_event_id_too_long))
+		abort();
+	/* Too long: the id member is a string longer than EVENT_ID_MAX once unescaped. */
+	if (why == DLQ_event_id_too_long && (sp[0].kind != JSON_STRING ||
+	    json_unescape(sp[0].start + 1, sp[0].len - 2, u, sizeof(u)) != JSON_ERR_TOO_LONG))
 		abort();
 	if (rc < 0) {
 		for (int i = 0; i < 3; i++)
@@ -169,7 +232,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* json_unescape on the raw bytes, with a small output. */
 	u = json_unescape((const char *)data, size, out, sizeof(out));
-	if (u < -1 || u > (long)sizeof(out))
+	if ((u < 0 && u != -1 && u != JSON_ERR_TOO_LONG) || u > (long)sizeof(out))
 		abort();
 	return 0;
 }

@@ -16,7 +16,8 @@
  * event points only into the body, its buffer, itself or the route,
  * never into the properties (they are freed before the event is read,
  * as rabbitmq-c recycles them); its topic is a legal Kafka name; its
- * traceparent is valid; a rejection leaves nothing behind; decoding
+ * traceparent is valid; bad_headers comes exactly from the header
+ * table's bounds; a rejection leaves nothing behind; decoding
  * the same delivery again gives the same record without growing the
  * buffer.
  */
@@ -470,6 +471,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum dlq_reason why, why2;
 	uint8_t *copy, *body;
 	size_t len, cap;
+	char detail[EVENT_DETAIL_MAX];
+	int bad;
 
 	if (dec.max_bytes == 0) {
 		if (event_decoder_init(&dec, FUZZ_MAX_BYTES) < 0)
@@ -504,6 +507,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_encode(&props.headers.entries[i].value, &ebuf);
 
 	/* mapping_decode, twice: the same record, and no growth the second time. */
+	bad = m.props != NULL && (props._flags & AMQP_BASIC_HEADERS_FLAG) &&
+	    props.headers.num_entries > 0 &&
+	    header_table_check(&props.headers, detail, sizeof(detail)) < 0;
 	why = mapping_decode(&dec, r, body, len, &m, &ev, &buf);
 	cap = buf.cap;
 	why2 = mapping_decode(&dec, r, body, len, &m, &ev2, &buf);
@@ -517,7 +523,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (ev2.nhdr != 0 || ev2.value != NULL || ev2.key != NULL || ev2.topic != NULL) {
 		abort();
 	}
-	if (len > FUZZ_MAX_BYTES && why != DLQ_too_large)
+	if (len > FUZZ_MAX_BYTES && why != DLQ_too_large && why != DLQ_bad_headers)
+		abort();
+	/* bad_headers exactly when the table breaks its bounds, whatever the route. */
+	if ((why == DLQ_bad_headers) != bad)
 		abort();
 	free(body);
 	return 0;

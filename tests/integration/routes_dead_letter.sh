@@ -13,9 +13,10 @@
 #   tenants  topic "t.{header.x-tenant}.{queue}": a string or an integer
 #            header fills it; a missing header or a space is bad_topic;
 #            its dead letters go to the queue named by dead_letter_queue
-#   strict   json: id, key and value: no/empty/NUL/257-byte event_id is
-#            missing_event_id (256 bytes is fine), no key missing_key, no
-#            value missing_value, a non-JSON or cut body invalid_json
+#   strict   json: id, key and value: no/empty/NUL event_id is
+#            missing_event_id, a 257-byte one event_id_too_long (256
+#            bytes is fine), no key missing_key, no value missing_value,
+#            a non-JSON or cut body invalid_json
 #   byid     id property:message_id, key header:x-k, max_message_bytes
 #            64: no or an empty message_id is missing_event_id, no x-k
 #            missing_key, a 65-byte body too_large (64 bytes pass)
@@ -176,7 +177,7 @@ EOF
 want_dead q-strict.dlq strict q-strict 8 <<EOF
 {"k":"a","v":1}|missing_event_id
 {"event_id":"","k":"a","v":1}|missing_event_id
-{"event_id":"${id256}x"|missing_event_id
+{"event_id":"${id256}x"|event_id_too_long
 {"event_id":"a\\u0000b"|missing_event_id
 {"event_id":"e5","v":1}|missing_key
 {"event_id":"e6","k":"a"}|missing_value
@@ -194,14 +195,16 @@ EOF
 h_log "dead letters: 18, each with its reason, route, queue, time and worker"
 
 # ---- counters: per route and reason, adding up to the totals
-for r in orders:bad_topic:4 tenants:bad_topic:2 strict:missing_event_id:4 strict:missing_key:1 \
+for r in orders:bad_topic:4 tenants:bad_topic:2 strict:missing_event_id:3 \
+	strict:event_id_too_long:1 strict:missing_key:1 \
 	strict:missing_value:1 strict:invalid_json:2 byid:missing_event_id:2 byid:missing_key:1 \
 	byid:too_large:1; do
 	IFS=: read -r name reason n <<<"$r"
 	[[ $(route_metric dead_lettered_total "$name" "$reason") == "$n" ]] ||
 		h_fail "route $name dead-lettered $(route_metric dead_lettered_total "$name" "$reason" || echo none) for $reason, want $n"
 done
-for r in bad_topic:6 missing_event_id:6 missing_key:2 missing_value:1 invalid_json:2 too_large:1; do
+for r in bad_topic:6 missing_event_id:5 event_id_too_long:1 missing_key:2 missing_value:1 \
+	invalid_json:2 too_large:1; do
 	assert_metric "event_relay_dead_lettered_total{reason=\"${r%:*}\"}" "${r#*:}"
 done
 assert_metric event_relay_published_total 13

@@ -1106,3 +1106,28 @@ Test(config, settings_table)
 	}
 	cr_expect_str_eq(docs[0].path, "workers", "first: got %s, want workers", docs[0].path);
 }
+
+/*
+ * An error quoting a value with a line break (found by fuzz_config):
+ * each error is still one line, the break written \x0a, from the file
+ * and from the environment alike.
+ */
+Test(config, error_quoting_a_line_break_is_one_line)
+{
+	static const char text[] =
+	    "workers = 4;\nrabbitmq.url = \"amqp:\";\nmetrics.listen = \"[::1]:910\nl://\";\n";
+	const char *env[] = { "REDIS_ADDR", "a\nb:1\r", NULL };
+	struct er_config cfg;
+	struct result r = load_text(&cfg, text, env);
+	size_t lines = 0;
+
+	for (const char *c = r.errs; *c != '\0'; c++)
+		lines += *c == '\n';
+	cr_expect(r.n == 3 && lines == 3, "got %d errors in %zu lines, want 3 in 3:\n%s", r.n,
+	    lines, r.errs);
+	cr_expect(strstr(r.errs, "[::1]:910\\x0al://") != NULL &&
+	    strstr(r.errs, "environment: REDIS_ADDR: ") != NULL,
+	    "the value with its break escaped: got\n%s", r.errs);
+	result_free(&r);
+	config_free(&cfg);
+}

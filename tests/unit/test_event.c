@@ -134,10 +134,10 @@ static const struct ok_case ok_cases[] = {
 	  "{\"\\u0065vent_id_and_then_some_more_bytes\":\"x\",\"event_id\":\"e\",\"payload\":1}",
 	  "e", "1", NULL },
 	{ "empty member name", "{\"\":1,\"event_id\":\"e\",\"payload\":2}", "e", "2", NULL },
-	/* Bytes are not checked as UTF-8: DEL and any byte >= 0x80 pass. */
-	{ "DEL and non-UTF-8 bytes in strings",
-	  "{\"event_id\":\"a\x7f\xff\xc3\",\"payload\":\"\x80\xfe\"}",
-	  "a\x7f\xff\xc3", "\"\x80\xfe\"", NULL },
+	/* DEL and UTF-8 pass as they are (test utf8_strings: what is not UTF-8). */
+	{ "DEL and UTF-8 in strings",
+	  "{\"event_id\":\"a\x7f\xc3\xa9\",\"payload\":\"\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+	  "a\x7f\xc3\xa9", "\"\xe2\x82\xac\xf0\x9f\x98\x80\"", NULL },
 	{ "nested empty containers",
 	  "{\"event_id\":\"e\",\"payload\":[[],{},[{}],{\"a\":[]}]}",
 	  "e", "[[],{},[{}],{\"a\":[]}]", NULL },
@@ -398,9 +398,9 @@ Test(event, id_and_correlation_limits)
 	} cases[] = {
 		{ 1, 0, DLQ_NONE },
 		{ EVENT_ID_MAX, EVENT_CORRELATION_MAX, DLQ_NONE },
-		{ EVENT_ID_MAX + 1, 1, DLQ_missing_event_id },
+		{ EVENT_ID_MAX + 1, 1, DLQ_event_id_too_long },
 		{ 1, EVENT_CORRELATION_MAX + 1, DLQ_invalid_correlation_id },
-		{ 4 * EVENT_ID_MAX, 4 * EVENT_CORRELATION_MAX, DLQ_missing_event_id },
+		{ 4 * EVENT_ID_MAX, 4 * EVENT_CORRELATION_MAX, DLQ_event_id_too_long },
 	};
 	struct event_decoder d;
 	struct route r = test_route(MAX_BYTES);
@@ -468,15 +468,15 @@ Test(event, deep_nesting)
 		{ 100, "{\"k\":", "}", DLQ_NONE },
 		{ 126, "[", "]", DLQ_NONE },		/* 127 levels with the top object */
 		{ 127, "[", "]", DLQ_NONE },
-		{ 128, "[", "]", DLQ_invalid_json },
-		{ 100000, "[", "]", DLQ_invalid_json },
-		{ 100000, "{\"k\":", "}", DLQ_invalid_json },
+		{ 128, "[", "]", DLQ_json_too_deep },
+		{ 100000, "[", "]", DLQ_json_too_deep },
+		{ 100000, "{\"k\":", "}", DLQ_json_too_deep },
 		{ 127, "{\"k\":", "}", DLQ_NONE },
-		{ 128, "{\"k\":", "}", DLQ_invalid_json },
+		{ 128, "{\"k\":", "}", DLQ_json_too_deep },
 		{ 63, "[{\"k\":", "}]", DLQ_NONE },		/* 127 levels */
-		{ 64, "[{\"k\":", "}]", DLQ_invalid_json },	/* 129 levels */
+		{ 64, "[{\"k\":", "}]", DLQ_json_too_deep },	/* 129 levels */
 		{ 127, "[ ", " ]", DLQ_NONE },
-		{ 128, "[ ", " ]", DLQ_invalid_json },
+		{ 128, "[ ", " ]", DLQ_json_too_deep },
 	};
 	struct event_decoder d;
 	struct route r = test_route(4 * 1024 * 1024);
@@ -511,7 +511,7 @@ Test(event, deep_nesting)
 	for (size_t depth = 126; depth <= 128; depth++) {
 		char b[320];
 		size_t o = (size_t)snprintf(b, sizeof(b), "{\"event_id\":\"e\",\"payload\":");
-		enum dlq_reason why, want = depth < 128 ? DLQ_NONE : DLQ_invalid_json;
+		enum dlq_reason why, want = depth < 128 ? DLQ_NONE : DLQ_json_too_deep;
 
 		memset(b + o, '[', depth);
 		memset(b + o + depth, ']', depth);
@@ -623,6 +623,94 @@ Test(event, big_body_at_the_decoder_bound)
 }
 
 /*
+ * Strings (member names too) must be UTF-8 (RFC 3629): every sequence
+ * class at every offset of a string scanned 8 bytes at a time, and the
+ * ill-formed ones (overlong, surrogates, above U+10FFFF, cut short, a
+ * lone continuation byte) refused as invalid_utf8 with a detail.
+ */
+Test(event, utf8_strings)
+{
+	static const struct {
+		const char *seq;
+		enum dlq_reason want;
+	} cases[] = {
+		{ "\xc3\xa9", DLQ_NONE },			/* U+00E9 */
+		{ "\xc2\x80", DLQ_NONE },			/* U+0080, the first of two bytes */
+		{ "\xdf\xbf", DLQ_NONE },			/* U+07FF */
+		{ "\xe0\xa0\x80", DLQ_NONE },		/* U+0800 */
+		{ "\xe2\x82\xac", DLQ_NONE },		/* U+20AC */
+		{ "\xed\x9f\xbf", DLQ_NONE },		/* U+D7FF */
+		{ "\xee\x80\x80", DLQ_NONE },		/* U+E000 */
+		{ "\xef\xbf\xbf", DLQ_NONE },		/* U+FFFF */
+		{ "\xf0\x90\x80\x80", DLQ_NONE },		/* U+10000 */
+		{ "\xf0\x9f\x98\x80", DLQ_NONE },		/* U+1F600 */
+		{ "\xf4\x8f\xbf\xbf", DLQ_NONE },		/* U+10FFFF */
+		{ "\x80", DLQ_invalid_utf8 },		/* lone continuation */
+		{ "\xbf", DLQ_invalid_utf8 },
+		{ "\xc0\xaf", DLQ_invalid_utf8 },		/* overlong '/' */
+		{ "\xc1\xbf", DLQ_invalid_utf8 },
+		{ "\xe0\x80\xaf", DLQ_invalid_utf8 },	/* overlong */
+		{ "\xe0\x9f\xbf", DLQ_invalid_utf8 },
+		{ "\xed\xa0\x80", DLQ_invalid_utf8 },	/* U+D800, a surrogate */
+		{ "\xed\xbf\xbf", DLQ_invalid_utf8 },	/* U+DFFF */
+		{ "\xf0\x80\x80\xaf", DLQ_invalid_utf8 },	/* overlong */
+		{ "\xf4\x90\x80\x80", DLQ_invalid_utf8 },	/* U+110000 */
+		{ "\xf5\x80\x80\x80", DLQ_invalid_utf8 },
+		{ "\xff", DLQ_invalid_utf8 },
+		{ "\xc3", DLQ_invalid_utf8 },		/* cut short by the quote */
+		{ "\xe2\x82", DLQ_invalid_utf8 },
+		{ "\xf0\x9f\x98", DLQ_invalid_utf8 },
+		{ "\xc3\x41", DLQ_invalid_utf8 },		/* not a continuation */
+		{ "\xe2\x28\xa1", DLQ_invalid_utf8 },
+	};
+	struct event_decoder d;
+	struct route r = test_route(MAX_BYTES);
+	struct event ev;
+	char body[160], b1[512];
+
+	cr_assert(event_decoder_init(&d, MAX_BYTES) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].seq);
+
+		for (size_t k = 0; k + n <= 20; k++) {
+			/* The id, a member name, a string in an array. */
+			static const char *const pre[] = {
+				"{\"event_id\":\"", "{\"event_id\":\"e\",\"payload\":{\"",
+				"{\"event_id\":\"e\",\"payload\":[\"",
+			};
+			static const char *const post[] = {
+				"\",\"payload\":1}", "\":[\"x\"]}}", "\"]}",
+			};
+			char text[24];
+
+			memset(text, 'a', 20);
+			memcpy(text + k, cases[i].seq, n);
+			text[20] = '\0';
+			for (size_t f = 0; f < 3; f++) {
+				size_t o = (size_t)snprintf(body, sizeof(body), "%s%s%s", pre[f], text,
+				    post[f]);
+				enum dlq_reason why = event_decode(&d, &r, body, o, &ev);
+				struct json_span sp;
+				int rc = json_paths(body, o, NULL, 0, &sp);
+
+				cr_expect(why == cases[i].want, "\"%s\": got %s, want %s",
+				    show(b1, sizeof(b1), body, o), dlq_reason_name(why),
+				    dlq_reason_name(cases[i].want));
+				cr_expect((rc == 0) == (cases[i].want == DLQ_NONE) &&
+				    (rc == 0 || rc == JSON_ERR_UTF8),
+				    "json_paths \"%s\": got %d", show(b1, sizeof(b1), body, o), rc);
+				if (why == DLQ_invalid_utf8)
+					cr_expect(strstr(ev.detail, "UTF-8") != NULL,
+					    "detail: got \"%s\"", ev.detail);
+				else
+					cr_expect(ev.detail[0] == '\0', "detail: got \"%s\"", ev.detail);
+			}
+		}
+	}
+	event_decoder_free(&d);
+}
+
+/*
  * Strings are scanned several bytes at a time: put every byte value at
  * every offset of a string (the id, read as text, and the payload, which
  * ends the body) and check it is found exactly where it is.
@@ -638,9 +726,12 @@ Test(event, every_byte_at_every_offset_in_a_string)
 	for (unsigned c = 0; c < 256; c++) {
 		for (size_t k = 0; k < 18; k++) {
 			char text[18];
-			/* A control byte ends nothing, '"' ends the string, '\\' escapes 'a'. */
+			/*
+			 * A control byte ends nothing, '"' ends the string, '\\'
+			 * escapes 'a'; no byte >= 0x80 is UTF-8 alone.
+			 */
 			enum dlq_reason want = c < 0x20 || c == '"' || c == '\\' ?
-			    DLQ_invalid_json : DLQ_NONE;
+			    DLQ_invalid_json : c >= 0x80 ? DLQ_invalid_utf8 : DLQ_NONE;
 			enum dlq_reason why;
 			size_t o;
 
@@ -740,7 +831,7 @@ static const struct unescape_case unescape_cases[] = {
 	{ "empty", "", 16, 0, "" },
 	{ "plain", "abc", 16, 3, "abc" },
 	{ "exact fit", "abc", 3, 3, "abc" },
-	{ "one short", "abcd", 3, -1, NULL },
+	{ "one short", "abcd", 3, JSON_ERR_TOO_LONG, NULL },
 	{ "simple escapes", "\\\"\\\\\\/\\b\\f\\n\\r\\t", 16, 8, "\"\\/\b\f\n\r\t" },
 	{ "ascii", "\\u0041z", 16, 2, "Az" },
 	{ "two bytes", "\\u00e9", 16, 2, "\xc3\xa9" },
@@ -754,8 +845,8 @@ static const struct unescape_case unescape_cases[] = {
 	{ "highest pair", "\\udbff\\udfff", 16, 4, "\xf4\x8f\xbf\xbf" },
 	{ "NUL", "a\\u0000b", 16, 3, "a\0b" },
 	{ "raw UTF-8", "\xc3\xa9", 16, 2, "\xc3\xa9" },
-	{ "escape does not fit", "\\u20ac", 2, -1, NULL },
-	{ "pair does not fit", "\\ud83d\\ude00", 3, -1, NULL },
+	{ "escape does not fit", "\\u20ac", 2, JSON_ERR_TOO_LONG, NULL },
+	{ "pair does not fit", "\\ud83d\\ude00", 3, JSON_ERR_TOO_LONG, NULL },
 	{ "invalid escape", "\\x", 16, -1, NULL },
 	{ "escaped single quote", "\\'", 16, -1, NULL },
 	{ "backslash at end", "ab\\", 16, -1, NULL },
@@ -1012,7 +1103,8 @@ Test(json_paths, depth_bound)
 	static const struct {
 		size_t depth;
 		int want;
-	} cases[] = { { 1, 0 }, { 127, 0 }, { 128, 0 }, { 129, -1 }, { 100000, -1 } };
+	} cases[] = { { 1, 0 }, { 127, 0 }, { 128, 0 }, { 129, JSON_ERR_DEPTH },
+		{ 100000, JSON_ERR_DEPTH } };
 	struct route_path p;
 	const struct route_path *pp = &p;
 	struct json_span sp;

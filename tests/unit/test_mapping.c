@@ -443,7 +443,7 @@ Test(mapping, id_sources)
 		{ "header:x-ts", NULL, 0, DLQ_missing_event_id, NULL },
 		{ "header:x-empty", NULL, 0, DLQ_missing_event_id, NULL },
 		{ "header:x-nul", NULL, 0, DLQ_missing_event_id, NULL },
-		{ "header:x-long", NULL, 0, DLQ_missing_event_id, NULL },
+		{ "header:x-long", NULL, 0, DLQ_event_id_too_long, NULL },
 		{ "header:x-absent", NULL, 0, DLQ_missing_event_id, NULL },
 		{ "header:x-str", NULL, 1, DLQ_missing_event_id, NULL },
 	};
@@ -475,7 +475,7 @@ Test(mapping, id_sources)
 	for (size_t n = EVENT_ID_MAX - 1; n <= EVENT_ID_MAX + 1; n++) {
 		static char body[EVENT_ID_MAX + 64];
 		struct route r;
-		enum dlq_reason why, want = n <= EVENT_ID_MAX ? DLQ_NONE : DLQ_missing_event_id;
+		enum dlq_reason why, want = n <= EVENT_ID_MAX ? DLQ_NONE : DLQ_event_id_too_long;
 		size_t o = (size_t)snprintf(body, sizeof(body), "{\"id\":\"\\u0041");
 
 		memset(body + o, 'x', n - 1);
@@ -1109,6 +1109,94 @@ Test(header_encode, nesting_bound)
 		}
 	}
 	event_buf_free(&b);
+}
+
+/*
+ * A header table past its bounds is bad_headers for every route format,
+ * before anything reads it: HEADER_MAX_FIELDS fields in all (entries
+ * and array elements at every depth) pass and one more does not; tables
+ * or arrays HEADER_MAX_DEPTH deep in a header's value pass, one more
+ * does not. The detail names the bound.
+ */
+Test(mapping, header_table_bounds)
+{
+	enum { N = HEADER_MAX_FIELDS + 1 };
+	static amqp_table_entry_t top[N], nest[HEADER_MAX_DEPTH + 2];
+	static amqp_field_value_t arr[N];
+	static char names[N][8];
+	struct route seed, mapped;
+	struct fixture f;
+	amqp_basic_properties_t p;
+	struct delivery_meta m = { &p, { 2, "ex" }, { 2, "rk" } };
+	const char *body = "{\"event_id\":\"e\",\"payload\":1}";
+	const struct {
+		const char *what;
+		int entries, arrlen, depth;
+		enum dlq_reason want;
+		const char *detail;
+	} cases[] = {
+		{ "1024 entries", HEADER_MAX_FIELDS, 0, 0, DLQ_NONE, NULL },
+		{ "1025 entries", HEADER_MAX_FIELDS + 1, 0, 0, DLQ_bad_headers, "more than 1024 fields" },
+		{ "1 entry holding 1023 elements", 1, HEADER_MAX_FIELDS - 1, 0, DLQ_NONE, NULL },
+		{ "1 entry holding 1024 elements", 1, HEADER_MAX_FIELDS, 0, DLQ_bad_headers,
+		  "more than 1024 fields" },
+		{ "tables 64 deep", 1, 0, HEADER_MAX_DEPTH, DLQ_NONE, NULL },
+		{ "tables 65 deep", 1, 0, HEADER_MAX_DEPTH + 1, DLQ_bad_headers,
+		  "more than 64 deep" },
+	};
+
+	route_seed(&seed);
+	route_init(&mapped, ROUTE_FMT_MAPPED, "header:x-id", "id", "body");
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "h%d", i);
+		top[i] = ent(names[i], fv_str("v"));
+		arr[i] = FV(I8, i8, 1);
+	}
+	top[0] = ent("x-id", fv_str("id-1"));
+	fixture_init(&f);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		amqp_table_entry_t saved = top[0];
+
+		if (cases[i].arrlen > 0)
+			top[0] = ent("x-id", fv_array(arr, cases[i].arrlen));
+		if (cases[i].depth > 0) {
+			/* depth tables, one inside the other, the innermost holding x-id */
+			amqp_field_value_t inner = fv_str("id-1");
+
+			for (int k = cases[i].depth - 1; k >= 0; k--) {
+				nest[k] = ent("k", inner);
+				inner = fv_table(&nest[k], 1);
+			}
+			top[0] = ent("x-deep", inner);
+		}
+		memset(&p, 0, sizeof(p));
+		p._flags = AMQP_BASIC_HEADERS_FLAG;
+		p.headers.entries = top;
+		p.headers.num_entries = cases[i].entries;
+		for (int r = 0; r < 2; r++) {
+			enum dlq_reason why = mapping_decode(&f.dec, r ? &mapped : &seed, body,
+			    strlen(body), &m, &f.ev, &f.buf);
+			enum dlq_reason want = cases[i].want;
+
+			/* Within the bounds the mapped route finds x-id only where it is a string. */
+			if (want == DLQ_NONE && r && (cases[i].arrlen > 0 || cases[i].depth > 0))
+				want = DLQ_missing_event_id;
+			cr_expect(why == want, "%s, %s route: got %s, want %s", cases[i].what,
+			    r ? "mapped" : "seed", dlq_reason_name(why), dlq_reason_name(want));
+			if (cases[i].detail != NULL)
+				cr_expect(strstr(f.ev.detail, cases[i].detail) != NULL &&
+				    f.ev.nhdr == 0 && f.ev.value == NULL,
+				    "%s: detail \"%s\" (want \"%s\"), %zu headers, value %p",
+				    cases[i].what, f.ev.detail, cases[i].detail, f.ev.nhdr, f.ev.value);
+			else
+				cr_expect(f.ev.detail[0] == '\0', "%s: detail \"%s\", want none",
+				    cases[i].what, f.ev.detail);
+		}
+		top[0] = saved;
+	}
+	fixture_free(&f);
+	route_free(&seed);
+	route_free(&mapped);
 }
 
 /* ---- topic ---- */

@@ -985,12 +985,19 @@ Test(routes, fuzz_regressions)
 	} cases[] = {
 		{ "# no topic\nroutes:\n  - name: r\n    queue: q\n    id: json:event_id\n"
 		  "    value: body\n", 1 },
+		/* An error quoting a line break of the file: still one line (\x0a). */
+		{ "routes:\n  - name: r\n    queue: \"x_m\r\r\"\n    topic: \"in.{queue}\"\n"
+		  "    id: json:eve\"\"\"\n    value: body\n", 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct parsed p = parse(cases[i].text);
+		size_t lines = 0;
 
-		cr_expect(p.n == cases[i].nerr, "case %zu: got %d errors, want %d:\n%s", i, p.n,
+		for (const char *c = p.errs; *c != '\0'; c++)
+			lines += *c == '\n';
+		cr_expect(p.n == cases[i].nerr && lines == (size_t)p.n,
+		    "case %zu: got %d errors in %zu lines, want %d:\n%s", i, p.n, lines,
 		    cases[i].nerr, p.errs);
 		parsed_free(&p);
 	}
