@@ -636,12 +636,13 @@ connect_url(struct amqp_source *a, const struct amqp_url *u, char *err, size_t e
 	a->heartbeat = heartbeat;
 	if (a->routes->n == 1)
 		log_info("amqp_source: %s %s on %s (vhost \"%s\", prefetch %ld)",
-		    a->consuming ? "consuming" : "connected, not consuming yet,", a->routes->v[0].queue,
+		    a->nparked > 0 ? "connected, its queue parked (see above):" : a->consuming ?
+		    "consuming" : "connected, not consuming yet,", a->routes->v[0].queue,
 		    u->shown, u->vhost, a->cfg->amqp_prefetch);
 	else
-		log_info("amqp_source: %s %zu queues on %s (vhost \"%s\", prefetch %ld each)",
-		    a->consuming ? "consuming" : "connected, not consuming yet,", a->routes->n,
-		    u->shown, u->vhost, a->cfg->amqp_prefetch);
+		log_info("amqp_source: %s %zu of %zu queues on %s (vhost \"%s\", prefetch %ld each)",
+		    a->consuming ? "consuming" : "connected, not consuming yet,",
+		    a->routes->n - a->nparked, a->routes->n, u->shown, u->vhost, a->cfg->amqp_prefetch);
 	return 0;
 step_fail:
 	describe_reply(r, detail, sizeof(detail));
