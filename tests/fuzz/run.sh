@@ -36,6 +36,8 @@ if [[ ! -f $work/build/Makefile ]]; then
 fi
 make -s -C "$work/build" src/libcommon.a >"$work/make.log" 2>&1 || { cat "$work/make.log" >&2; exit 1; }
 s=$top/src
+# The commas belong to one -fsanitize= option; pkg-config's flags are words.
+# shellcheck disable=SC2054,SC2207
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-I "$work/build" -I "$s" $(pkg-config --cflags librabbitmq))
 declare -A srcs=(
