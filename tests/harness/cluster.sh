@@ -22,24 +22,8 @@ _H_CPIDS=()     # pids (empty while stopped)
 
 # _h_cnode_env N: the environment of node N in _H_CENV.
 _h_cnode_env() {
-	local i=$1 d=$HARNESS_TMP/cluster/$1
-	_H_CENV=(
-		"HOME=$HARNESS_TMP/cluster/home"
-		"RABBITMQ_NODENAME=${_H_CNODES[i - 1]}"
-		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1"
-		"RABBITMQ_NODE_PORT=${_H_CPORTS[i - 1]}"
-		"RABBITMQ_DIST_PORT=${_H_CDIST[i - 1]}"
-		"RABBITMQ_MNESIA_BASE=$d/mnesia"
-		"RABBITMQ_LOG_BASE=$d/log"
-		"RABBITMQ_PID_FILE=$d/rabbitmq.pid"
-		"RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins"
-		"RABBITMQ_CONFIG_FILE=$d/rabbitmq.conf"
-		"RABBITMQ_ADVANCED_CONFIG_FILE=$d/advanced.config"
-		"RABBITMQ_CONF_ENV_FILE=$d/rabbitmq-env.conf"
-		"RABBITMQ_SERVER_ERL_ARGS=+sbwt none +sbwtdcpu none +sbwtdio none -kernel inet_dist_use_interface {127,0,0,1}"
-		"ERL_CRASH_DUMP=$d/erl_crash.dump"
-		"ERL_EPMD_ADDRESS=127.0.0.1"
-	)
+	_h_rmq_env _H_CENV "$HARNESS_TMP/cluster/$1" "${_H_CNODES[$1 - 1]}" "${_H_CPORTS[$1 - 1]}" \
+		"${_H_CDIST[$1 - 1]}" "$HARNESS_TMP/cluster/home"
 }
 
 cnode_ctl() {

@@ -340,14 +340,18 @@ harness_cleanup() {
 
 # -------------------------------------------------------------- RabbitMQ
 
+# _h_rmq_env VAR DIR NODE PORT DIST_PORT HOME: the environment of a
+# private node (data under DIR) as the array VAR; one node here, each of
+# a cluster in cluster.sh.
 _h_rmq_env() {
-	local d=$HARNESS_TMP/rabbitmq
-	_H_RABBIT_ENV=(
-		"HOME=$d/home"
-		"RABBITMQ_NODENAME=$RABBIT_NODE"
+	local -n _env=$1
+	local d=$2
+	_env=(
+		"HOME=$6"
+		"RABBITMQ_NODENAME=$3"
 		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1"
-		"RABBITMQ_NODE_PORT=$AMQP_PORT"
-		"RABBITMQ_DIST_PORT=$_H_RABBIT_DIST_PORT"
+		"RABBITMQ_NODE_PORT=$4"
+		"RABBITMQ_DIST_PORT=$5"
 		"RABBITMQ_MNESIA_BASE=$d/mnesia"
 		"RABBITMQ_LOG_BASE=$d/log"
 		"RABBITMQ_PID_FILE=$d/rabbitmq.pid"
@@ -395,7 +399,7 @@ start_rabbitmq() {
 			echo "$line"
 		done >"$d/rabbitmq.conf"
 	fi
-	_h_rmq_env
+	_h_rmq_env _H_RABBIT_ENV "$d" "$RABBIT_NODE" "$AMQP_PORT" "$_H_RABBIT_DIST_PORT" "$d/home"
 	rm -f "$d/rabbitmq.pid"
 	_H_RABBIT_LAUNCHED=1
 
