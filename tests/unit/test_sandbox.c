@@ -11,9 +11,15 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/syscall_name.h"
 #include "worker/sandbox.h"
@@ -211,3 +217,51 @@ Test(sandbox, names_and_numbers)
 	cr_expect_eq(syscall_number("no_such_call"), -1);
 	cr_expect_null(syscall_name(-5));
 }
+
+#if defined(__x86_64__)
+/*
+ * The whole filter of seccomp.def, installed in a child asleep in
+ * nanosleep: a stop and a continue (SIGSTOP/SIGCONT, or a debugger
+ * attaching) make the kernel resume the sleep with restart_syscall,
+ * which the filter must allow or the worker dies of SIGSYS.
+ */
+Test(sandbox, a_stopped_and_continued_worker_lives_on)
+{
+	struct sandbox_rule r[256];
+	struct sock_filter prog[512];
+	size_t n = sandbox_rules(r, NULL, 256);
+	size_t len = sandbox_program(prog, 512, AUDIT_ARCH_X86_64, r, n);
+	int ready[2], status = 0;
+	char c;
+	pid_t pid;
+
+	cr_assert(n > 0 && n <= 256 && len > 0);
+	cr_assert_eq(pipe(ready), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct sock_fprog fp = { .len = (unsigned short)len, .filter = prog };
+		struct timespec ts = { 1, 0 };
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) < 0)
+			_exit(3);
+		if (write(ready[1], "1", 1) != 1)
+			_exit(4);
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(ready[1]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the child did not install the filter");
+	cr_assert_eq(kill(pid, SIGSTOP), 0);
+	cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
+	cr_assert(WIFSTOPPED(status), "the child was not stopped (status %#x)", status);
+	cr_assert_eq(kill(pid, SIGCONT), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the child %s %d after SIGCONT", WIFSIGNALED(status) ? "died of signal" : "exited with",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	close(ready[0]);
+}
+#endif
