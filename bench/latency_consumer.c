@@ -2,16 +2,29 @@
  * latency-consumer: reads a Kafka topic live and measures how long each
  * record took from its publisher to Kafka, for bench/run's latency mode.
  *
- * It assigns every partition of TOPIC at its current end offset (asked
- * with a watermark query, so nothing produced after "ready" is missed),
- * prints "ready partitions=P" and flushes; then, for each record whose
- * value holds "ts_ms":<ms since the epoch> (what er-publish --timestamp
- * puts in the payload), it records now - ts_ms. It stops after COUNT
- * records or TIMEOUT seconds and prints
+ * It assigns every partition of TOPIC (with -s STEP, every STEP-th: ids
+ * 0, STEP, 2*STEP, ...) at its current end offset (asked with a
+ * watermark query, so nothing produced after "ready" is missed), prints
+ * "ready partitions=P" and flushes; then, for each record whose value
+ * holds "ts_ms":<ms since the epoch> (what er-publish --timestamp puts in
+ * the payload), it records now - ts_ms. It stops after COUNT records or
+ * TIMEOUT seconds. With -s, COUNT is not known in advance: on SIGUSR1
+ * (sent once everything is in Kafka) it queries the assigned partitions'
+ * end offsets and stops when it has read up to them; COUNT is then what
+ * they hold. Either way it prints
  *
  *   latency_consumer records=N want=COUNT no_ts=K p50_ms=.. p99_ms=.. max_ms=..
  *
  * and exits 0 if it saw COUNT records, 1 if not.
+ *
+ * Why sample: librdkafka's mock cluster finds a fetch's offset by walking
+ * the partition's message sets from the oldest (rdkafka_mock.c
+ * rd_kafka_mock_msgset_find, "FIXME: Maintain an index"), so a live
+ * reader of all 48 partitions of a topic that grows by 5,000 records a
+ * second took half a core of the mock (perf: 59% of its samples in that
+ * loop) and its answers to the relay slowed down with it. Records are
+ * spread over the partitions by the hash of their key, so every STEP-th
+ * partition is a sample of the records, independent of their timing.
  *
  * The one thing to know before changing it: the latency is taken with
  * the wall clock on both sides (same host), and ts_ms is truncated to the
@@ -38,14 +51,21 @@ struct options {
 	const char *topic;
 	long count;
 	long timeout_s;
+	int step;
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, finish;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void on_finish(int sig)
+{
+	(void)sig;
+	finish = 1;
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -65,10 +85,11 @@ static void die(const char *fmt, ...)
 static void usage(FILE *f, int rc)
 {
 	fprintf(f,
-		"usage: latency-consumer -b BROKERS -t TOPIC -n COUNT [-T TIMEOUT_S]\n"
-		"  reads TOPIC from its end; for each record with \"ts_ms\" in its\n"
-		"  value takes now - ts_ms; stops after COUNT records or TIMEOUT_S\n"
-		"  seconds (60) and prints the p50/p99/max latency in ms\n");
+		"usage: latency-consumer -b BROKERS -t TOPIC (-n COUNT | -s STEP) [-T TIMEOUT_S]\n"
+		"  reads TOPIC (-s: every STEP-th partition) from its end; for each\n"
+		"  record with \"ts_ms\" in its value takes now - ts_ms; stops after\n"
+		"  COUNT records (-s: on SIGUSR1, at the partitions' end offsets) or\n"
+		"  TIMEOUT_S seconds (60) and prints the p50/p99/max latency in ms\n");
 	exit(rc);
 }
 
@@ -130,8 +151,11 @@ static void set(rd_kafka_conf_t *conf, const char *name, const char *value)
 		die("%s=%s: %s", name, value, err);
 }
 
-/* Assigns every partition of the topic at its end offset; returns their number. */
-static int assign_at_end(rd_kafka_t *rk, const char *topic)
+/*
+ * Assigns every step-th partition of the topic at its end offset; returns
+ * the list assigned (offsets: where reading starts).
+ */
+static rd_kafka_topic_partition_list_t *assign_at_end(rd_kafka_t *rk, const char *topic, int step)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_partition_list_t *parts;
@@ -164,6 +188,8 @@ static int assign_at_end(rd_kafka_t *rk, const char *topic)
 		int32_t id = md->topics[0].partitions[i].id;
 		int64_t lo, hi;
 
+		if (id % step != 0)
+			continue;
 		err = rd_kafka_query_watermark_offsets(rk, topic, id, &lo, &hi, 10000);
 		if (err)
 			die("watermarks of %s [%" PRId32 "]: %s", topic, id,
@@ -173,10 +199,28 @@ static int assign_at_end(rd_kafka_t *rk, const char *topic)
 	err = rd_kafka_assign(rk, parts);
 	if (err)
 		die("assign: %s", rd_kafka_err2str(err));
-	rd_kafka_topic_partition_list_destroy(parts);
 	rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
-	return n;
+	return parts;
+}
+
+/* Records between the start offsets of parts and the partitions' end offsets now. */
+static long count_to_end(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts)
+{
+	long total = 0;
+
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *p = &parts->elems[i];
+		rd_kafka_resp_err_t err;
+		int64_t lo, hi;
+
+		err = rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &lo, &hi, 10000);
+		if (err)
+			die("watermarks of %s [%" PRId32 "]: %s", p->topic, p->partition,
+			    rd_kafka_err2str(err));
+		total += (long)(hi - p->offset);
+	}
+	return total;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -203,31 +247,35 @@ static double quantile(const double *v, long n, double q)
 
 int main(int argc, char **argv)
 {
-	struct options o = { .timeout_s = 60 };
+	struct options o = { .timeout_s = 60, .step = 0 };
+	rd_kafka_topic_partition_list_t *parts;
 	char err[512];
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
 	double *lat, deadline;
-	long got = 0, no_ts = 0;
-	int c, parts;
+	long got = 0, no_ts = 0, cap;
+	int c, known;
 
-	while ((c = getopt(argc, argv, "b:t:n:T:h")) != -1) {
+	while ((c = getopt(argc, argv, "b:t:n:s:T:h")) != -1) {
 		switch (c) {
 		case 'b': o.brokers = optarg; break;
 		case 't': o.topic = optarg; break;
 		case 'n': o.count = parse_num("-n", optarg, 1, 100000000); break;
+		case 's': o.step = (int)parse_num("-s", optarg, 1, 100000); break;
 		case 'T': o.timeout_s = parse_num("-T", optarg, 1, 86400); break;
 		case 'h': usage(stdout, 0); break;
 		default: usage(stderr, 2); break;
 		}
 	}
-	if (optind != argc || !o.brokers || !o.topic || o.count == 0)
+	if (optind != argc || !o.brokers || !o.topic || (o.count == 0) == (o.step == 0))
 		usage(stderr, 2);
-	lat = malloc((size_t)o.count * sizeof(*lat));
+	cap = o.count > 0 ? o.count : 1024;
+	lat = malloc((size_t)cap * sizeof(*lat));
 	if (!lat)
 		die("out of memory");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_finish);
 
 	conf = rd_kafka_conf_new();
 	set(conf, "bootstrap.servers", o.brokers);
@@ -241,16 +289,24 @@ int main(int argc, char **argv)
 	if (!rk)
 		die("rd_kafka_new: %s", err);
 	rd_kafka_poll_set_consumer(rk);
-	parts = assign_at_end(rk, o.topic);
-	printf("ready partitions=%d\n", parts);
+	parts = assign_at_end(rk, o.topic, o.step > 0 ? o.step : 1);
+	printf("ready partitions=%d\n", parts->cnt);
 	fflush(stdout);
 
 	deadline = mono_s() + (double)o.timeout_s;
-	while (got < o.count && !stop && mono_s() < deadline) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+	known = o.count > 0;
+	while (!stop && mono_s() < deadline) {
+		rd_kafka_message_t *m;
 		double now;
 		long long ts;
 
+		if (finish && !known) {
+			o.count = count_to_end(rk, parts);
+			known = 1;
+		}
+		if (known && got + no_ts >= o.count)
+			break;
+		m = rd_kafka_consumer_poll(rk, 100);
 		if (!m)
 			continue;
 		now = now_ms();
@@ -262,12 +318,22 @@ int main(int argc, char **argv)
 			continue;
 		}
 		ts = m->payload ? find_ts(m->payload, m->len) : -1;
-		if (ts < 0)
+		if (ts < 0) {
 			no_ts++;
-		else
+		} else {
+			if (got == cap) {
+				double *bigger = realloc(lat, (size_t)cap * 2 * sizeof(*lat));
+
+				if (!bigger)
+					die("out of memory");
+				lat = bigger;
+				cap *= 2;
+			}
 			lat[got++] = now - (double)ts;
+		}
 		rd_kafka_message_destroy(m);
 	}
+	rd_kafka_topic_partition_list_destroy(parts);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 
