@@ -34,7 +34,7 @@ port $port
 bind 127.0.0.1
 dir $HARNESS_TMP/sentinel$i
 sentinel monitor main 127.0.0.1 $master_port 2
-sentinel down-after-milliseconds main 1000
+sentinel down-after-milliseconds main 3000
 sentinel failover-timeout main 10000
 sentinel parallel-syncs main 1
 EOF
