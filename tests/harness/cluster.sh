@@ -54,13 +54,20 @@ cnode_start() {
 	_h_read_pid pid "$d/rabbitmq.pid"
 	_H_CPIDS[i - 1]=$pid
 	harness_track_pid "$pid"
-	cnode_ctl "$i" await_startup --timeout 120 >/dev/null || {
+	wait_for --deadline 120 _h_cnode_booted_or_dead "$i" || true
+	_h_cnode_env "$i"
+	{ _h_alive "$pid" && _h_rmq_booted _H_CENV; } || {
 		grep -s -m 5 -E '\[(error|critical)\]' "$d/log/${_H_CNODES[i - 1]}.log" >&2 || true
 		echo "cnode_start: node $i (${_H_CNODES[i - 1]}) did not start" >&2
 		return 1
 	}
 	h_log "rabbitmq node $i ${_H_CNODES[i - 1]} up on ${_H_CPORTS[i - 1]} in" \
 		"$(($(_h_now_ms) - t0)) ms (pid $pid)"
+}
+
+_h_cnode_booted_or_dead() {
+	_h_cnode_env "$1"
+	_h_rmq_booted _H_CENV || ! _h_alive "${_H_CPIDS[$1 - 1]}"
 }
 
 # cnode_stop N: a clean stop of node N's VM; waits until it is gone.
@@ -94,7 +101,8 @@ cnode_of_port() {
 }
 
 _h_cluster_running() {
-	[[ $(cnode_ctl 1 eval 'length(rabbit_nodes:all_running()).' 2>/dev/null) == "$1" ]]
+	_h_cnode_env 1
+	[[ $(_h_erl_call _H_CENV -e <<<'length(rabbit_nodes:all_running()).' 2>/dev/null) == "{ok, $1}" ]]
 }
 
 start_rabbit_cluster() {

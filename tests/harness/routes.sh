@@ -80,7 +80,7 @@ seed_body_view() {
 }
 
 queue_table() {
-	rmq_ctl list_queues -q --no-table-headers name messages_ready messages_unacknowledged
+	rmq_queues name messages_ready messages_unacknowledged
 }
 
 queues_empty() {

@@ -48,6 +48,14 @@ fi
 # harness runs the node as the invoking user with a private HOME instead.
 RABBITMQ_SBIN=${RABBITMQ_SBIN:-/usr/lib/rabbitmq/bin}
 
+# Erlang's own distribution client (package erlang-base, which RabbitMQ
+# needs): it asks a running node in milliseconds, where each rabbitmqctl
+# boots a VM of its own (about 1 s and 1 CPU-second), a cost the polling
+# loops (queue counts, start-up) paid on every poll.
+if [[ -z ${ERL_CALL:-} ]]; then
+	for ERL_CALL in /usr/lib/erlang/erts-*/bin/erl_call; do :; done
+fi
+
 # ---------------------------------------------------------- small tools
 
 h_log() {
@@ -284,7 +292,7 @@ harness_teardown() {
 	_h_sanitizer_check
 	stop_kafka_mock || true
 	stop_redis || true
-	stop_rabbitmq || true
+	stop_rabbitmq --kill || true
 	if [[ -n ${HARNESS_TMP:-} && -d $HARNESS_TMP ]]; then
 		if [[ ${HARNESS_KEEP:-0} == 1 ]]; then
 			echo "harness: kept $HARNESS_TMP" >&2
@@ -418,8 +426,8 @@ start_rabbitmq() {
 	fi
 	_h_read_pid RABBIT_PID "$d/rabbitmq.pid"
 	wait_for _h_rmq_port_or_dead --deadline "$deadline" || true
-	if ! _h_alive "$RABBIT_PID" ||
-		! rmq_ctl await_startup --timeout "$deadline" >/dev/null; then
+	wait_for _h_rmq_booted_or_dead --deadline "$deadline" || true
+	if ! _h_alive "$RABBIT_PID" || ! _h_rmq_booted _H_RABBIT_ENV; then
 		grep -s -m 5 -E '\[(error|critical)\]' \
 			"$d/log/$RABBIT_NODE.log" >&2 || true
 		harness_stop_pid "$RABBIT_PID" 30 || true
@@ -513,8 +521,83 @@ _h_rmq_port_or_dead() {
 	_h_port_open "$AMQP_PORT" || ! _h_alive "$RABBIT_PID"
 }
 
-# stop_rabbitmq: stop the node (TERM: a clean shutdown), wait until the
-# process is gone. The data stays for restart_rabbitmq.
+_h_rmq_booted_or_dead() {
+	_h_rmq_booted _H_RABBIT_ENV || ! _h_alive "$RABBIT_PID"
+}
+
+# _h_erl_call VAR ERL_CALL_ARG...: erl_call against the node whose
+# environment is the array VAR (_h_rmq_env): its distribution port, and
+# the Erlang cookie the node keeps in its HOME.
+_h_erl_call() {
+	local -n _ec_env=$1
+	local v port='' home='' cookie
+	shift
+	[[ -x $ERL_CALL ]] || {
+		echo "erl_call not found (package erlang-base); set ERL_CALL" >&2
+		return 1
+	}
+	for v in "${_ec_env[@]}"; do
+		case $v in
+		RABBITMQ_DIST_PORT=*) port=${v#*=} ;;
+		HOME=*) home=${v#*=} ;;
+		esac
+	done
+	cookie=$(<"$home/.erlang.cookie") || return 1
+	"$ERL_CALL" -address "127.0.0.1:$port" -c "$cookie" -timeout 60 "$@"
+}
+
+# _h_rmq_booted VAR: the node of environment VAR has finished booting
+# (what rabbitmqctl await_startup waits for).
+_h_rmq_booted() {
+	[[ $(_h_erl_call "$1" -a 'rabbit is_booted []' 2>/dev/null) == true ]]
+}
+
+# rmq_queues ITEM...: the queues of vhost / (of every running node of
+# the cluster of the node rmq_ctl talks to), one line each, the ITEMs
+# (list_queues' item names: name, messages_ready, messages_unacknowledged,
+# type, policy...) separated by tabs: what `rmq_ctl list_queues -q
+# --no-table-headers ITEM...` prints. Like rabbitmqctl, each node is
+# asked about the queues it holds (a quorum queue's counts are kept on
+# its leader's node).
+rmq_queues() {
+	local out keys
+	keys=$(
+		IFS=,
+		echo "$*"
+	)
+	out=$(_h_erl_call _H_RABBIT_ENV -e <<ERL
+Keys = [$keys],
+F = fun({resource, _, _, N}) -> binary_to_list(N);
+       (V) when is_binary(V) -> binary_to_list(V);
+       (V) when is_atom(V) -> atom_to_list(V);
+       (V) -> lists:flatten(io_lib:format("~p", [V])) end,
+Local = fun() -> [rabbit_amqqueue:info(Q, Keys) || Q <- rabbit_amqqueue:list_local(<<"/">>)] end,
+Infos = lists:append([erpc:call(N, Local) || N <- rabbit_nodes:all_running()]),
+lists:flatten([[lists:join("\t", [F(proplists:get_value(K, I, '')) || K <- Keys]), "\n"]
+               || I <- Infos]).
+ERL
+	) || return 1
+	# erl_call prints {ok, "TEXT"} (a tab and a newline as \t and \n),
+	# {ok, []} when there is no queue, or {error, WHY}.
+	case $out in
+	'{ok, []}') ;;
+	'{ok, "'*'"}')
+		out=${out#'{ok, "'}
+		out=${out%'"}'}
+		out=${out//\\t/$'\t'}
+		printf '%s' "${out//\\n/$'\n'}"
+		;;
+	*)
+		echo "rmq_queues: $out" >&2
+		return 1
+		;;
+	esac
+}
+
+# stop_rabbitmq [--kill]: stop the node (TERM: a clean shutdown), wait
+# until the process is gone. The data stays for restart_rabbitmq. With
+# --kill (the teardown, whose data goes with the directory), KILL: a
+# clean shutdown takes a second of CPU and wall time for nothing.
 stop_rabbitmq() {
 	local start pid
 	[[ -n ${RABBIT_PID:-} || ${_H_RABBIT_LAUNCHED:-0} == 1 ]] || return 0
@@ -527,9 +610,12 @@ stop_rabbitmq() {
 			2>/dev/null || RABBIT_PID=$(_h_rmq_find_pids)
 	fi
 	for pid in $RABBIT_PID; do
+		if [[ ${1:-} == --kill ]]; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
 		harness_stop_pid "$pid" 60 || true
 	done
-	h_log "rabbitmq $RABBIT_NODE stopped in $(($(_h_now_ms) - start))ms"
+	h_log "rabbitmq $RABBIT_NODE stopped in $(($(_h_now_ms) - start))ms${1:+ (${1#--})}"
 	RABBIT_PID='' _H_RABBIT_LAUNCHED=0
 }
 
@@ -576,8 +662,7 @@ rmq_start_app() {
 # queue_counts QUEUE: print "<ready> <unacked>" for QUEUE (vhost /).
 queue_counts() {
 	local out
-	out=$(rmq_ctl list_queues -q --no-table-headers name \
-		messages_ready messages_unacknowledged) || return 1
+	out=$(rmq_queues name messages_ready messages_unacknowledged) || return 1
 	awk -F'\t' -v q="$1" '$1 == q { print $2, $3; found = 1 }
 		END { exit !found }' <<<"$out" || {
 		echo "queue_counts: no queue $1" >&2

@@ -1,11 +1,11 @@
 #!/bin/bash
-# fault_kafka_all_down.sh: every Kafka mock broker is down for 30 s while
+# fault_kafka_all_down.sh: every Kafka mock broker is down for 20 s while
 # the AMQP connection stays up. Each worker's circuit breaker opens (all
 # brokers down), the workers take no new deliveries while it is open,
 # probe with backoff, and close the breaker once the brokers are back.
 # No event may be missing; the breaker's state and transitions show in
 # /metrics. The AMQP heartbeat is 2 s, so the connection of a worker that
-# waits on Kafka must keep being serviced for 15 heartbeats: no
+# waits on Kafka must keep being serviced for 10 heartbeats: no
 # reconnect is allowed. The Redis lease is 3 s: the claims of the held
 # deliveries must be renewed through the outage, not expire.
 set -euo pipefail
@@ -26,12 +26,12 @@ h_log "both breakers open $(($(_h_now_ms) - t0)) ms after the brokers went down"
 wait_metric event_relay_in_flight '>' 0 10
 sleep 2 # let deliveries already on the wire arrive (not a poll)
 consumed=$(metric event_relay_consumed_total)
-fault_hold $((30 - ($(_h_now_ms) - t0) / 1000))
+fault_hold $((20 - ($(_h_now_ms) - t0) / 1000))
 assert_metric event_relay_kafka_breaker_open 2
 assert_metric event_relay_consumed_total "$consumed"
 assert_metric event_relay_amqp_connected 2
 assert_metric event_relay_amqp_reconnects_total "$reconnects"
-# Claims (a token, not "done") still in Redis 30 s into the outage.
+# Claims (a token, not "done") still in Redis 20 s into the outage.
 claims=$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" eval "local n = 0
 	for _, k in ipairs(redis.call('KEYS', ARGV[1])) do
 		if redis.call('GET', k) ~= 'done' then n = n + 1 end

@@ -2,9 +2,11 @@
 # scale_rabbit_cluster.sh: a 3-node private RabbitMQ cluster, the queue a
 # quorum queue (rabbitmq.queue_type = quorum; its leader on node 3), the
 # relay given all three nodes (2 workers: worker k starts on node k+1).
-# Phase 1: 20,000 events (every 10th twice, 20 poison) pre-loaded; mid-
-# drain the node worker 0 is connected to (node 1) stops; the worker goes
-# on with the next node. Node 1 comes back. Phase 2: 30,000 more events
+# Phase 1: 20,000 events (every 10th twice, 20 poison) pre-loaded; once
+# the drain is under way the relay is paused (connections kept, consumers
+# cancelled) and the node worker 0 is connected to (node 1) stops; the
+# worker goes on with the next node; resumed, the relay drains the rest.
+# Node 1 comes back. Phase 2: 30,000 more events
 # (published while the relay is paused);
 # mid-drain the queue's leader (node 3) stops; the quorum queue elects
 # another and the relay keeps draining. Every event in Kafka (duplicates
@@ -40,27 +42,33 @@ awk -F'\t' '$1 == "events.dlq" && $2 == "quorum" { found = 1 } END { exit !found
 	h_fail "events.dlq is not a quorum queue: $types"
 wait_metric event_relay_published_total '>=' 3000 60
 
-# The node each worker consumes on, from its last "consuming" log line.
+# The node each worker is connected to, from its last "consuming" (or,
+# paused, "not consuming yet,") log line.
 worker_node() {
 	local port
-	port=$(grep "worker $1\[.*consuming events on" "$HARNESS_TMP/relay.log" | tail -n 1 |
+	port=$(grep -E "worker $1\[.*(consuming|not consuming yet,) events on" "$HARNESS_TMP/relay.log" | tail -n 1 |
 		sed -E 's/.*@127\.0\.0\.1:([0-9]+)\/.*/\1/')
 	cnode_of_port "$port"
 }
 [[ $(worker_node 0) == 1 && $(worker_node 1) == 2 ]] ||
 	h_fail "workers on nodes $(worker_node 0) and $(worker_node 1), want 1 and 2"
 
-# ---- phase 1: the node worker 0 is connected to stops.
+# ---- phase 1: the node worker 0 is connected to stops. The relay is
+# paused first, so that a backlog is left however fast the drain went
+# (on a loaded machine it could end before the stop), and settles.
+out=$(relayctl pause) || h_fail "pause failed: $out"
+wait_metric event_relay_in_flight == 0 60
 reconnects=$(metric event_relay_amqp_reconnects_total)
 published=$(metric event_relay_published_total)
+((20000 - published > 1000)) ||
+	h_fail "phase 1 was nearly drained before the pause ($published published): the test proves nothing"
 t0=$(_h_now_ms)
 cnode_use 2
 cnode_stop 1
-h_log "node 1 stopped"
+h_log "node 1 stopped with $((20000 - published)) events of phase 1 left"
 wait_metric event_relay_amqp_reconnects_total '>' "$reconnects" 60
-# Recovered: worker 0 consumes on another node. (Its first records may
-# come before cnode_stop returns, and on a slow machine the rest of the
-# drain may end before it does: count records from before the stop.)
+# Recovered: worker 0 is connected to another node (paused: "not
+# consuming yet"), and once resumed the drain goes on.
 worker0_moved() {
 	local n
 	n=$(worker_node 0)
@@ -68,8 +76,9 @@ worker0_moved() {
 }
 wait_for --deadline 60 worker0_moved || h_fail "worker 0 is on node $(worker_node 0) after node 1 stopped"
 recovery1=$(($(_h_now_ms) - t0))
+out=$(relayctl resume) || h_fail "resume failed: $out"
 wait_metric event_relay_published_total '>' "$published" 120
-h_log "phase 1: worker 0 consumes on node $(worker_node 0), ${recovery1} ms after node 1 stopped"
+h_log "phase 1: worker 0 on node $(worker_node 0), ${recovery1} ms after node 1 stopped"
 cnode_start 1
 wait_for --deadline 60 _h_cluster_running 3 || h_fail "node 1 did not rejoin"
 wait_queue_empty events 180 || h_fail "phase 1: events not drained: $(queue_counts events)"
