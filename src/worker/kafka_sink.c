@@ -57,14 +57,9 @@ struct kafka_sink {
 
 /* Defaults a relay needs; kafka.properties may override all but these. */
 static const char *const kafka_defaults[][2] = {
-	{"enable.idempotence", "true"},
-	{"acks", "all"},
-	{"linger.ms", "5"},
-	{"batch.num.messages", "10000"},
-	{"queue.buffering.max.messages", "1000000"},
-	{"message.timeout.ms", "60000"},
-	{"statistics.interval.ms", "1000"},
-	{"socket.keepalive.enable", "true"},
+#define KAFKA_DEFAULT(name, value) {name, value},
+#include "kafka_defaults.def"
+#undef KAFKA_DEFAULT
 };
 
 static const char *const kafka_locked[] = {"enable.idempotence", "acks"};
