@@ -39,6 +39,9 @@
 
 #include "ctl/amqp_client.h"
 
+#define TOOL_NAME "bare-consumer"
+#include "tool.h"
+
 static const amqp_channel_t CHANNEL = 1;
 
 struct options {
@@ -48,20 +51,6 @@ struct options {
 	long prefetch;
 	long idle_timeout_s;
 };
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bare-consumer: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static void usage(FILE *f, int rc)
 {
@@ -73,21 +62,6 @@ static void usage(FILE *f, int rc)
 		"  'bare_consumer msgs=N seconds=S rate=R'; exit 1 when no\n"
 		"  frame comes for IDLE_TIMEOUT_S seconds (60) or on a broker error\n");
 	exit(rc);
-}
-
-static long parse_num(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "bare-consumer: %s: want a number in [%ld, %ld], got '%s'\n",
-			opt, min, max, s);
-		exit(2);
-	}
-	return v;
 }
 
 static double now_s(void)

@@ -42,6 +42,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#define TOOL_NAME "bare-producer"
+#include "tool.h"
+
 #define TICK_US 2000	/* worker.c LOOP_MIN_US */
 
 struct options {
@@ -62,20 +65,6 @@ struct state {
 	uint64_t last_report_us;
 };
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bare-producer: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static void usage(FILE *f, int rc)
 {
 	fprintf(f,
@@ -86,21 +75,6 @@ static void usage(FILE *f, int rc)
 		"  rate=R cpu_us_per_msg=C dr_p50_ms=.. dr_p99_ms=.. dr_max_ms=..\n"
 		"  errors=E'; exit 1 if a record failed\n");
 	exit(rc);
-}
-
-static long parse_num(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "bare-producer: %s: want a number in [%ld, %ld], got '%s'\n",
-			opt, min, max, s);
-		exit(2);
-	}
-	return v;
 }
 
 static uint64_t now_us(void)

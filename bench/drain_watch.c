@@ -38,6 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOOL_NAME "drain-watch"
+#include "tool.h"
+
 #define MAX_PIDS 16
 #define RESP_MAX (4 << 20)
 
@@ -57,22 +60,6 @@ usage(FILE *f, int rc)
 	    "  idle0=I idle1=I ticks0=T,... ticks1=T,...' (CPU ticks of each PID\n"
 	    "  and idle ticks of the machine at both ends)\n");
 	exit(rc);
-}
-
-static long
-parse_num(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "drain-watch: %s: want a number in [%ld, %ld], got '%s'\n",
-		    opt, min, max, s);
-		exit(2);
-	}
-	return v;
 }
 
 static uint64_t

@@ -46,6 +46,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#define TOOL_NAME "latency-consumer"
+#define TOOL_DIE_STATUS 2
+#include "tool.h"
+
 struct options {
 	const char *brokers;
 	const char *topic;
@@ -68,20 +72,6 @@ static void on_finish(int sig)
 	finish = 1;
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("latency-consumer: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
 static void usage(FILE *f, int rc)
 {
 	fprintf(f,
@@ -91,21 +81,6 @@ static void usage(FILE *f, int rc)
 		"  COUNT records (-s: on SIGUSR1, at the partitions' end offsets) or\n"
 		"  TIMEOUT_S seconds (60) and prints the p50/p99/max latency in ms\n");
 	exit(rc);
-}
-
-static long parse_num(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "latency-consumer: %s: want a number in [%ld, %ld], got '%s'\n",
-			opt, min, max, s);
-		exit(2);
-	}
-	return v;
 }
 
 static double now_ms(void)
