@@ -6,8 +6,8 @@
 # tests start private RabbitMQ and Redis servers and librdkafka's mock
 # cluster on 127.0.0.1 (never a system service). Then a short fuzzing
 # run (tests/fuzz/run.sh: every libFuzzer target 10 s, and the inputs
-# of earlier failures replayed), then the packaging tests
-# (tests/packaging/run.sh) build, install and run the packages.
+# of earlier failures replayed), at the same time as the packaging tests
+# (tests/packaging/run.sh), which build, install and run the packages.
 #
 # Usage: tests/run-suite.sh     (from anywhere; builds under ./build*)
 set -euo pipefail
@@ -46,8 +46,24 @@ echo "==== build 2: AddressSanitizer + UBSan"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	run_build build-asan --enable-werror --enable-sanitizers
-echo "==== fuzzing: every target for ${FUZZ_SECONDS:-10} s"
-"$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-10}"
+# The fuzzing runs while the packaging tests do (their first minute is
+# mostly waiting on the mirror); its output comes after theirs.
+echo "==== fuzzing (every target for ${FUZZ_SECONDS:-10} s) alongside the packaging tests"
+"$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-10}" >"$top/build/fuzz.log" 2>&1 &
+fuzz_pid=$!
 echo "==== packaging tests"
-BUILDDIR="$top/build" "$top/tests/packaging/run.sh"
+pkg_rc=0
+BUILDDIR="$top/build" "$top/tests/packaging/run.sh" || pkg_rc=$?
+fuzz_rc=0
+wait "$fuzz_pid" || fuzz_rc=$?
+echo "==== fuzzing"
+cat "$top/build/fuzz.log"
+if ((fuzz_rc != 0)); then
+	echo "run-suite: fuzzing failed" >&2
+	exit "$fuzz_rc"
+fi
+if ((pkg_rc != 0)); then
+	echo "run-suite: packaging tests failed" >&2
+	exit "$pkg_rc"
+fi
 echo "run-suite: all tests passed in both builds and the packaging tests in $((SECONDS - start)) s"

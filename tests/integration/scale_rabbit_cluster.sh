@@ -37,10 +37,11 @@ leader() {
 
 printf '%s\n' 'rabbitmq = { prefetch = 50; queue_type = "quorum"; };' >"$HARNESS_TMP/relay.conf"
 start_relay WORKER_COUNT=2 RABBITMQ_URL="$CLUSTER_URLS" RETRY_MAX_DELAY_MS=2000
-types=$(rmq_ctl list_queues -q --no-table-headers name type)
+# (rmq_queues, not rabbitmqctl: a second here is thousands of events
+# drained before the pause below.)
+types=$(rmq_queues name type)
 awk -F'\t' '$1 == "events.dlq" && $2 == "quorum" { found = 1 } END { exit !found }' <<<"$types" ||
 	h_fail "events.dlq is not a quorum queue: $types"
-wait_metric event_relay_published_total '>=' 3000 60
 
 # The node each worker is connected to, from its last "consuming" (or,
 # paused, "not consuming yet,") log line.
@@ -50,13 +51,15 @@ worker_node() {
 		sed -E 's/.*@127\.0\.0\.1:([0-9]+)\/.*/\1/')
 	cnode_of_port "$port"
 }
+
+# ---- phase 1: the node worker 0 is connected to stops. Once the drain
+# is under way the relay is paused, so that a backlog is left however
+# fast the drain goes (on a loaded machine it could end before the
+# stop), and settles.
+wait_metric event_relay_published_total '>=' 3000 60
+out=$(relayctl pause) || h_fail "pause failed: $out"
 [[ $(worker_node 0) == 1 && $(worker_node 1) == 2 ]] ||
 	h_fail "workers on nodes $(worker_node 0) and $(worker_node 1), want 1 and 2"
-
-# ---- phase 1: the node worker 0 is connected to stops. The relay is
-# paused first, so that a backlog is left however fast the drain went
-# (on a loaded machine it could end before the stop), and settles.
-out=$(relayctl pause) || h_fail "pause failed: $out"
 wait_metric event_relay_in_flight == 0 60
 reconnects=$(metric event_relay_amqp_reconnects_total)
 published=$(metric event_relay_published_total)
