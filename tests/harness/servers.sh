@@ -354,6 +354,7 @@ harness_cleanup() {
 _h_rmq_env() {
 	local -n _env=$1
 	local d=$2
+	_h_rmq_plugins "$d"
 	_env=(
 		"HOME=$6"
 		"RABBITMQ_NODENAME=$3"
@@ -364,6 +365,7 @@ _h_rmq_env() {
 		"RABBITMQ_LOG_BASE=$d/log"
 		"RABBITMQ_PID_FILE=$d/rabbitmq.pid"
 		"RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins"
+		"RABBITMQ_PLUGINS_DIR=$d/plugins"
 		"RABBITMQ_CONFIG_FILE=$d/rabbitmq.conf"
 		"RABBITMQ_ADVANCED_CONFIG_FILE=$d/advanced.config"
 		"RABBITMQ_CONF_ENV_FILE=$d/rabbitmq-env.conf"
@@ -371,6 +373,27 @@ _h_rmq_env() {
 		"ERL_CRASH_DUMP=$d/erl_crash.dump"
 		"ERL_EPMD_ADDRESS=127.0.0.1"
 	)
+}
+
+# _h_rmq_plugins DIR: DIR/plugins (made once), the node's plugins
+# directory: links to the applications of the package's own that the
+# broker runs on (every one not named rabbitmq_*, and rabbitmq_prelaunch)
+# and to the plugins _H_RABBIT_PLUGINS enables. A node reads every
+# application of its plugins directory at boot, 70 in Debian's package:
+# with only these a start takes about half a second less.
+_h_rmq_plugins() {
+	local out=$1/plugins a name
+	[[ -d $out ]] && return 0
+	mkdir -p "$out"
+	for a in "$RABBITMQ_SBIN"/../lib/rabbitmq_server-*/plugins/*; do
+		name=${a##*/}
+		case $name in
+		README*) continue ;;
+		rabbitmq_prelaunch-*) ;;
+		rabbitmq_*) [[ ,${_H_RABBIT_PLUGINS:-}, == *,"${name%-*}",* ]] || continue ;;
+		esac
+		ln -s "$a" "$out/$name"
+	done
 }
 
 # rmq_ctl ARGS...: rabbitmqctl against the test node.
