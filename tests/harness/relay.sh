@@ -86,6 +86,16 @@ metric() {
 		END { if (!found) exit 1 }'
 }
 
+# For a failed test's report (servers.sh): the relay's own view.
+harness_fail_state() {
+	[[ -n ${METRICS_URL:-} ]] || return 0
+	echo "relay $METRICS_URL/metrics (worker totals):"
+	curl -s -m 5 "$METRICS_URL/metrics" | grep -E '^event_relay_[a-z_]+(_total)? |^event_relay_(in_flight|up|ready)' | head -n 40
+	echo "relay $METRICS_URL/status:"
+	curl -s -m 5 "$METRICS_URL/status" | head -c 4000
+	echo
+}
+
 _metric_cmp() {
 	local v
 	v=$(metric "$1") || return 1

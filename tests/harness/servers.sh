@@ -63,6 +63,7 @@ h_log() {
 }
 
 h_fail() {
+	_H_FAIL_MSG="$*"
 	printf 'FAIL: %s\n' "$*" >&2
 	exit 1
 }
@@ -281,6 +282,22 @@ _h_dump_logs() {
 	done < <(find "$HARNESS_TMP" -name '*.log' -size +0 2>/dev/null | sort)
 }
 
+# What a failed test's servers hold: the queues (read through the node's
+# distribution port and, as a cross-check, with rabbitmqctl), and
+# whatever harness_fail_state (if a test file defines it) prints.
+_h_fail_state() {
+	if [[ -n ${RABBIT_PID:-} ]] && _h_alive "$RABBIT_PID"; then
+		echo "queues (name ready unacked consumers):"
+		rmq_queues name messages_ready messages_unacknowledged consumers
+		echo "queues, rabbitmqctl list_queues:"
+		rmq_ctl list_queues -q --no-table-headers name messages_ready \
+			messages_unacknowledged consumers
+	fi
+	if declare -F harness_fail_state >/dev/null; then
+		harness_fail_state
+	fi
+}
+
 # harness_teardown: stop every server the harness started and remove
 # HARNESS_TMP (kept when HARNESS_KEEP=1). Safe to call twice.
 harness_teardown() {
@@ -337,6 +354,11 @@ harness_cleanup() {
 	trap '' INT TERM HUP # finish the cleanup, whatever comes
 	if ((rc != 0 && rc != 77)); then
 		_h_dump_logs
+		# The state when it failed, and the reason again: the end of a
+		# long log is what a CI report shows.
+		echo "---- state at the failure" >&2
+		_h_fail_state >&2 2>&1
+		[[ -z ${_H_FAIL_MSG:-} ]] || printf 'FAIL: %s\n' "$_H_FAIL_MSG" >&2
 	fi
 	harness_teardown
 	if [[ ${_H_SANITIZER_FAILED:-0} == 1 ]] && ((rc == 0 || rc == 77)); then
