@@ -20,6 +20,14 @@ start=$SECONDS
 "$top/tests/install-deps.sh"
 autoreconf -fi
 
+# The container test's Debian root filesystem is mostly a wait on the
+# mirror: made now, in the background, while the builds run.
+rootfs=$top/build-rootfs/rootfs.tar
+rm -rf "$top/build-rootfs"
+mkdir -p "$top/build-rootfs"
+"$top/tests/harness/debian_rootfs.sh" "$rootfs" >"$top/build-rootfs/rootfs.log" 2>&1 &
+rootfs_pid=$!
+
 # run_build DIR CONFIGURE_ARGS...: configure, build and `make check` in DIR.
 run_build() {
 	local dir=$1 rc=0
@@ -52,8 +60,12 @@ echo "==== fuzzing (every target for ${FUZZ_SECONDS:-10} s) alongside the packag
 "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-10}" >"$top/build/fuzz.log" 2>&1 &
 fuzz_pid=$!
 echo "==== packaging tests"
+# A failed root filesystem is made again by the container test, which
+# then says why.
+wait "$rootfs_pid" || true
+cat "$top/build-rootfs/rootfs.log"
 pkg_rc=0
-BUILDDIR="$top/build" "$top/tests/packaging/run.sh" || pkg_rc=$?
+ER_ROOTFS_TAR=$rootfs BUILDDIR="$top/build" "$top/tests/packaging/run.sh" || pkg_rc=$?
 fuzz_rc=0
 wait "$fuzz_pid" || fuzz_rc=$?
 echo "==== fuzzing"

@@ -3,9 +3,9 @@
 # for real with podman and relays events through it.
 #
 # No Docker engine runs on the test machines, so: mmdebstrap makes a
-# Debian 12 root filesystem from the mirror this machine's apt uses,
-# `podman import` tags it docker.io/library/debian:bookworm-slim (the
-# base the Dockerfile names), and `podman build --pull=never` builds
+# Debian 12 root filesystem from the mirror this machine's apt uses
+# (tests/harness/debian_rootfs.sh), `podman import` tags it
+# docker.io/library/debian:bookworm-slim (the base the Dockerfile names), and `podman build --pull=never` builds
 # the image from the `make dist` tarball, its build stage installing the
 # build dependencies from that mirror. Then, against the harness's
 # private RabbitMQ, Redis and Kafka mock on 127.0.0.1 (--network=host):
@@ -109,45 +109,11 @@ trap ctr_exit EXIT
 
 # ------------------------------------------------------------ base image
 
-# The Debian archive this machine's apt uses: the first URI of a
-# "bookworm" suite in sources.list (one-line format) or a .sources file
-# (deb822), so that the test never names a host of its own.
-debian_mirror() {
-	local f
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[[ -f $f ]] || continue
-		awk '$1 == "deb" {
-			for (i = 2; i < NF; i++)
-				if ($i ~ /^[a-z+]+:\/\//) {
-					if ($(i + 1) == "bookworm") { print $i; exit }
-					break
-				}
-		}' "$f"
-	done
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[[ -f $f ]] || continue
-		awk 'BEGIN { RS = ""; FS = "\n" } {
-			uri = ""; suite = 0; deb = 0; off = 0
-			for (i = 1; i <= NF; i++) {
-				if ($i ~ /^URIs:/) { split($i, w, /[ \t]+/); uri = w[2] }
-				if ($i ~ /^Suites:/ && $i ~ /[ \t]bookworm([ \t]|$)/) suite = 1
-				if ($i ~ /^Types:/ && $i ~ /[ \t]deb([ \t]|$)/) deb = 1
-				if ($i ~ /^Enabled:[ \t]*no/) off = 1
-			}
-			if (uri != "" && suite && deb && !off) { print uri; exit }
-		}' "$f"
-	done
-}
-
 phase=$SECONDS
 rootfs=${ER_ROOTFS_TAR:-$tmp/rootfs.tar}
 if [[ ! -s $rootfs ]]; then
-	mirror=$(debian_mirror | head -n 1)
-	[[ -n $mirror ]] || h_fail "no bookworm mirror found in /etc/apt/sources.list*"
-	h_log "mmdebstrap: Debian 12 minbase from $mirror"
-	mmdebstrap --quiet --variant=minbase --format=tar bookworm "$rootfs.part" "$mirror" \
-		>"$tmp/mmdebstrap.log" 2>&1 || h_fail "mmdebstrap failed: $(tail -n 20 "$tmp/mmdebstrap.log")"
-	mv "$rootfs.part" "$rootfs"
+	"$ER_SRCDIR/tests/harness/debian_rootfs.sh" "$rootfs" ||
+		h_fail "no Debian 12 root filesystem for the base image"
 fi
 # An imported root filesystem has no PATH; debian:bookworm-slim sets it.
 pm import --quiet \
