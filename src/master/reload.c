@@ -318,10 +318,12 @@ reload_start(struct master *m)
 	return 0;
 }
 
-/* How long a new worker may take to connect before the reload gives up. */
+/* How long a new worker may take to get ready before the reload gives up. */
 static uint64_t
 ready_timeout_ms(const struct master *m)
 {
+	if (m->cfg->reload_timeout > 0)
+		return (uint64_t)m->cfg->reload_timeout * 1000;
 	return (uint64_t)m->cfg->amqp_connect_timeout * 1000 * 3 + 30000;
 }
 
@@ -387,16 +389,18 @@ reload_step(struct master *m, uint64_t now)
 			continue;
 		}
 		if (m->procs[nxt].pid == 0 || now >= r->deadline_ms) {
-			char why[512], reason[160] = "";
+			char why[512], reason[160] = "", late[64];
 
 			for (int k = 0; k < REASON_COUNT; k++)
 				if (stats_reason_get(&m->shm->slot[nxt].reason[k], reason, sizeof(reason)) > 0)
 					break;
+			snprintf(late, sizeof(late), "was not ready within %llu s (reload_timeout)",
+			    (unsigned long long)(ready_timeout_ms(m) / 1000));
 			snprintf(why, sizeof(why), "worker %u: the new process %s%s%s; the old one "
 			    "keeps running, the workers after it were not replaced, and the "
 			    "configuration before the reload is back in force", w,
-			    m->procs[nxt].pid == 0 ? "exited before it was ready" :
-			    "was not ready in time", reason[0] ? ": " : "", reason);
+			    m->procs[nxt].pid == 0 ? "exited before it was ready" : late,
+			    reason[0] ? ": " : "", reason);
 			master_retire_proc(m, nxt);
 			free(m->last_errors);
 			m->last_errors = strdup(why);

@@ -9,8 +9,9 @@
 # --wait` both keep the daemon running unchanged, the error is logged
 # with file:line, reload --wait exits 1 and prints it, and relaying goes
 # on. A valid file whose new workers cannot connect (no Kafka broker)
-# fails after the ready timeout, leaves the old workers relaying and the
-# old settings in force, and the next reload (3 -> 2 workers) works.
+# fails after its ready timeout (reload_timeout = 5), leaves the old
+# workers relaying and the old settings in force, and the next reload
+# (3 -> 2 workers) works.
 set -euo pipefail
 
 . "${srcdir:-$(dirname "$0")/../..}/tests/harness/servers.sh"
@@ -87,12 +88,12 @@ check_exactly_once "$tmp/expected-all" "$tmp/got"
 # reload gives up on worker 0, the old processes keep relaying, the
 # settings before it are back in force, and the next reload works.
 pids_before=$(worker_pids | sort | tr '\n' ' ')
-printf 'workers = 3;\nrabbitmq = { prefetch = 40; connect_timeout = 1; };\nkafka.properties = [ "bootstrap.servers=127.0.0.1:1" ];\n' \
+printf 'workers = 3;\nreload_timeout = 5;\nrabbitmq = { prefetch = 40; connect_timeout = 1; };\nkafka.properties = [ "bootstrap.servers=127.0.0.1:1" ];\n' \
 	>"$tmp/relay.conf"
 rc=0
 out=$(relayctl reload --wait 2>&1) || rc=$?
 ((rc == 1)) || h_fail "a reload whose workers cannot get ready exited $rc, want 1: $out"
-grep -q 'worker 0: the new process was not ready in time' <<<"$out" ||
+grep -q 'worker 0: the new process was not ready within 5 s (reload_timeout)' <<<"$out" ||
 	h_fail "the failed reload does not say why: $out"
 h_log "reload with no Kafka broker refused after the ready timeout:"
 sed 's/^/    /' <<<"$out" >&2
