@@ -108,6 +108,7 @@ struct redis_claim {
 	char ttl_ms[24];
 	struct req *fifo;	/* ring of pending requests */
 	size_t fifo_cap, fifo_head, fifo_len;
+	size_t claims_out;	/* claims among them: a slot waits on each */
 	size_t setup_pending;
 	int logged_down;
 	int failed;		/* the last connection or attempt failed; cleared when ready */
@@ -138,6 +139,8 @@ fifo_push(struct redis_claim *r, enum req_type type, struct slot *s)
 	r->fifo[(r->fifo_head + r->fifo_len) % r->fifo_cap] =
 	    (struct req){ .type = (uint8_t)type, .slot = s, .sent_ms = r->now_ms };
 	r->fifo_len++;
+	if (type == REQ_CLAIM || type == REQ_CLAIM_SET)
+		r->claims_out++;
 	return 0;
 }
 
@@ -148,6 +151,8 @@ fifo_pop(struct redis_claim *r)
 
 	r->fifo_head = (r->fifo_head + 1) % r->fifo_cap;
 	r->fifo_len--;
+	if (q.type == REQ_CLAIM || q.type == REQ_CLAIM_SET)
+		r->claims_out--;
 	return q;
 }
 
@@ -352,6 +357,7 @@ drop_sentinel(struct redis_claim *r, const char *why)
 	}
 	stat_add(&r->counters->redis_errors, 1);
 	r->fifo_head = r->fifo_len = 0;	/* sentinel requests only: no slot waits */
+	r->claims_out = 0;
 	r->setup_pending = 0;
 	r->want_write = 0;
 	r->state = RC_DOWN;
@@ -430,6 +436,7 @@ sentinel_reply(struct redis_claim *r, const redisReply *reply)
 	redisFree(r->c);
 	r->c = NULL;
 	r->fifo_head = r->fifo_len = 0;
+	r->claims_out = 0;
 	r->sentinels_tried = 0;
 	connect_now(r);
 }
@@ -545,6 +552,12 @@ size_t
 redis_claim_pending(const struct redis_claim *r)
 {
 	return r->fifo_len;
+}
+
+size_t
+redis_claim_claims_pending(const struct redis_claim *r)
+{
+	return r->claims_out;
 }
 
 int

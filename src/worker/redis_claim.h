@@ -92,5 +92,7 @@ int redis_claim_release(struct redis_claim *r, struct slot *s);
 void redis_claim_flush(struct redis_claim *r);
 /* Requests sent or queued and not answered yet. */
 size_t redis_claim_pending(const struct redis_claim *r);
+/* Claims among them: deliveries waiting on a reply. */
+size_t redis_claim_claims_pending(const struct redis_claim *r);
 
 #endif

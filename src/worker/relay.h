@@ -58,7 +58,6 @@ struct worker {
 	struct slot_queue dlq;		/* dead-letter copies awaiting confirm, by seq */
 
 	size_t acks_pending;	/* completions since the last ack flush */
-	uint64_t ack_deadline_ms;	/* flush acks by then */
 	uint64_t renew_ms;		/* next renewal of long-held claims */
 	uint64_t now_ms;
 	uint64_t now_us;	/* CLOCK_MONOTONIC, read once per loop step */

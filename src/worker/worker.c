@@ -79,6 +79,40 @@ tick(struct worker *w)
 	w->now_ms = w->now_us / 1000;
 }
 
+/*
+ * The rest of a step's spacing, until `until_us`. Claims sent in the
+ * step are answered within it (a Redis round trip is a fraction of a
+ * millisecond): their replies are read as they come, so that the
+ * records go to Kafka now and not a step later. One more wake-up in a
+ * step that sent claims; everything else waits for the next step.
+ * 1 if replies were read: what they completed is acked in a step now.
+ */
+static int
+space_wakeups(struct worker *w, uint64_t until_us)
+{
+	int fd, handled = 0;
+	struct timespec ts;
+
+	while ((fd = redis_claim_fd(w->redis)) >= 0 && redis_claim_claims_pending(w->redis) > 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		ts = (struct timespec){ 0, (long)(until_us - w->now_us) * 1000 };
+		if (ppoll(&p, 1, &ts, NULL) <= 0 || (p.revents & POLLNVAL)) {
+			tick(w);
+			return handled;
+		}
+		tick(w);
+		redis_claim_handle(w->redis, p.revents, w->now_ms);
+		redis_claim_flush(w->redis);
+		handled = 1;
+		if (w->now_us >= until_us)
+			return handled;
+	}
+	ts = (struct timespec){ 0, (long)(until_us - w->now_us) * 1000 };
+	nanosleep(&ts, NULL);
+	return handled;
+}
+
 static void
 update_state(struct worker *w)
 {
@@ -338,8 +372,6 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 			due = t;
 		if ((t = kafka_sink_next_poll(w.kafka)) < due)
 			due = t;
-		if (w.acks_pending > 0 && w.ack_deadline_ms < due)
-			due = w.ack_deadline_ms;
 		if ((t = ack_tracker_next_due(&w.tracker)) < due)
 			due = t;
 		if (w.stopping && w.stop_deadline_ms < due)
@@ -349,11 +381,9 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 		timeout = due <= w.now_ms ? 0 : due - w.now_ms > 1000 ? 1000 : (int)(due - w.now_ms);
 		if (amqp_source_buffered(w.amqp))
 			timeout = 0;
-		else if (!w.stopping && w.now_us < woke_us + LOOP_MIN_US) {
-			struct timespec ts = { 0, (long)(woke_us + LOOP_MIN_US - w.now_us) * 1000 };
-
-			nanosleep(&ts, NULL);
-		}
+		else if (!w.stopping && w.now_us < woke_us + LOOP_MIN_US &&
+		    space_wakeups(&w, woke_us + LOOP_MIN_US))
+			timeout = 0;
 
 		il = nfd;
 		pfd[nfd++] = (struct pollfd){ .fd = lifeline, .events = POLLIN };
