@@ -90,7 +90,7 @@ metric() {
 harness_fail_state() {
 	[[ -n ${METRICS_URL:-} ]] || return 0
 	echo "relay $METRICS_URL/metrics (worker totals):"
-	curl -s -m 5 "$METRICS_URL/metrics" | grep -E '^event_relay_[a-z_]+(_total)? |^event_relay_(in_flight|up|ready)' | head -n 40
+	curl -s -m 5 "$METRICS_URL/metrics" | grep -E '^event_relay_[a-z_]+ ' | head -n 40
 	echo "relay $METRICS_URL/status:"
 	curl -s -m 5 "$METRICS_URL/status" | head -c 4000
 	echo

@@ -290,8 +290,8 @@ _h_fail_state() {
 		echo "queues (name ready unacked consumers):"
 		rmq_queues name messages_ready messages_unacknowledged consumers
 		echo "queues, rabbitmqctl list_queues:"
-		rmq_ctl list_queues -q --no-table-headers name messages_ready \
-			messages_unacknowledged consumers
+		rmq_ctl list_queues -q --no-table-headers --timeout 30 name \
+			messages_ready messages_unacknowledged consumers
 	fi
 	if declare -F harness_fail_state >/dev/null; then
 		harness_fail_state
