@@ -22,11 +22,14 @@ autoreconf -fi
 
 # The container test's Debian root filesystem is mostly a wait on the
 # mirror: made now, in the background, while the builds run.
+# In a process group of its own (setsid), so that a run that stops
+# early ends it and mmdebstrap with it.
 rootfs=$top/build-rootfs/rootfs.tar
 rm -rf "$top/build-rootfs"
 mkdir -p "$top/build-rootfs"
-"$top/tests/harness/debian_rootfs.sh" "$rootfs" >"$top/build-rootfs/rootfs.log" 2>&1 &
+setsid "$top/tests/harness/debian_rootfs.sh" "$rootfs" >"$top/build-rootfs/rootfs.log" 2>&1 &
 rootfs_pid=$!
+trap '[[ -z $rootfs_pid ]] || kill -- -"$rootfs_pid" 2>/dev/null || true' EXIT
 
 # run_build DIR CONFIGURE_ARGS...: configure, build and `make check` in DIR.
 run_build() {
@@ -63,6 +66,7 @@ echo "==== packaging tests"
 # A failed root filesystem is made again by the container test, which
 # then says why.
 wait "$rootfs_pid" || true
+rootfs_pid=
 cat "$top/build-rootfs/rootfs.log"
 pkg_rc=0
 ER_ROOTFS_TAR=$rootfs BUILDDIR="$top/build" "$top/tests/packaging/run.sh" || pkg_rc=$?

@@ -5,9 +5,10 @@
 # No Docker engine runs on the test machines, so: mmdebstrap makes a
 # Debian 12 root filesystem from the mirror this machine's apt uses
 # (tests/harness/debian_rootfs.sh), `podman import` tags it
-# docker.io/library/debian:bookworm-slim (the base the Dockerfile names), and `podman build --pull=never` builds
-# the image from the `make dist` tarball, its build stage installing the
-# build dependencies from that mirror. Then, against the harness's
+# docker.io/library/debian:bookworm-slim (the base the Dockerfile
+# names), and `podman build --pull=never` builds the image from the
+# `make dist` tarball, its build stage installing the build dependencies
+# from that mirror. Then, against the harness's
 # private RabbitMQ, Redis and Kafka mock on 127.0.0.1 (--network=host):
 #
 #   run 1: only the replaced Go service's environment variables (plus
