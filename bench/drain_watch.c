@@ -10,9 +10,9 @@
  * before, if everything was acked within one poll), t1 the first that
  * sees event_relay_acked_total >= MSGS. At t0 and at t1 it reads the CPU
  * time (utime + stime, clock ticks) of each PID and the machine's idle
- * ticks (/proc/stat), and prints one line:
+ * ticks and context switches (/proc/stat), and prints one line:
  *
- *   drain seconds=S consumed=C acked=A idle0=I idle1=I ticks0=T,T.. ticks1=T,T..
+ *   drain seconds=S consumed=C acked=A idle0=I idle1=I ctxt0=X ctxt1=X ticks0=T,T.. ticks1=T,T..
  *
  * with the ticks in the order of the PIDs. Exit 1 if RELAY_PID ends or
  * TIMEOUT_S (600) passes first, with the reason on stderr.
@@ -46,6 +46,7 @@
 
 struct sample {
 	unsigned long long idle;
+	unsigned long long ctxt;	/* the machine's context switches */
 	unsigned long long ticks[MAX_PIDS];
 };
 
@@ -57,8 +58,9 @@ usage(FILE *f, int rc)
 	    "         [-T TIMEOUT_S] [PID...]\n"
 	    "  times event-relayd draining MSGS messages (first delivery to last\n"
 	    "  ack, from /metrics) and prints 'drain seconds=S consumed=C acked=A\n"
-	    "  idle0=I idle1=I ticks0=T,... ticks1=T,...' (CPU ticks of each PID\n"
-	    "  and idle ticks of the machine at both ends)\n");
+	    "  idle0=I idle1=I ctxt0=X ctxt1=X ticks0=T,... ticks1=T,...' (CPU ticks\n"
+	    "  of each PID, idle ticks and context switches of the machine at both\n"
+	    "  ends)\n");
 	exit(rc);
 }
 
@@ -105,16 +107,21 @@ proc_ticks(long pid, unsigned long long *ticks, char *state)
 	return 0;
 }
 
-static unsigned long long
-machine_idle(void)
+/* The machine's idle ticks and context switches (0 where unreadable). */
+static void
+machine_stat(unsigned long long *idle_out, unsigned long long *ctxt_out)
 {
-	char buf[512];
+	static char buf[1 << 16];	/* the "intr" line before "ctxt" is long */
 	unsigned long long user, nice, sys, idle, iowait;
+	const char *c;
 
-	if (read_proc("/proc/stat", buf, sizeof(buf)) < 0 ||
-	    sscanf(buf, "cpu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait) != 5)
-		return 0;
-	return idle + iowait;
+	*idle_out = *ctxt_out = 0;
+	if (read_proc("/proc/stat", buf, sizeof(buf)) < 0)
+		return;
+	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait) == 5)
+		*idle_out = idle + iowait;
+	if ((c = strstr(buf, "\nctxt ")) != NULL)
+		*ctxt_out = strtoull(c + 6, NULL, 10);
 }
 
 static void
@@ -122,7 +129,7 @@ take(struct sample *s, const long *pids, int npids)
 {
 	char state;
 
-	s->idle = machine_idle();
+	machine_stat(&s->idle, &s->ctxt);
 	for (int i = 0; i < npids; i++)
 		if (proc_ticks(pids[i], &s->ticks[i], &state) < 0)
 			s->ticks[i] = 0;
@@ -261,8 +268,8 @@ main(int argc, char **argv)
 		}
 		nanosleep(&nap, NULL);
 	}
-	printf("drain seconds=%.3f consumed=%lld acked=%lld idle0=%llu idle1=%llu",
-	    (double)(t1 - t0) / 1e6, consumed, acked, s0.idle, s1.idle);
+	printf("drain seconds=%.3f consumed=%lld acked=%lld idle0=%llu idle1=%llu ctxt0=%llu ctxt1=%llu",
+	    (double)(t1 - t0) / 1e6, consumed, acked, s0.idle, s1.idle, s0.ctxt, s1.ctxt);
 	print_ticks("ticks0", &s0, npids);
 	print_ticks("ticks1", &s1, npids);
 	putchar('\n');

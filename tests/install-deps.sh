@@ -8,8 +8,7 @@
 # tests' OTLP/HTTP receiver, sec_http_slow_clients' clients), clang and
 # libclang-rt-dev (the libFuzzer targets of tests/fuzz), iproute2 (ss:
 # sec_http_slow_clients), strace (tests/tools/seccomp_trace.py traces the
-# workers' system calls with it), valgrind (bench/run copies counts the
-# copies of a body with callgrind), and for the packaging
+# workers' system calls with it), and for the packaging
 # tests (tests/packaging): debhelper, lintian, systemd (systemd-analyze),
 # systemd-container (systemd-nspawn runs the unit under systemd),
 # logrotate, rpm (rpmbuild) and cpio, podman, runc and mmdebstrap (the
@@ -21,7 +20,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
   librabbitmq-dev libssl-dev librdkafka-dev libhiredis-dev libconfig-dev libyaml-dev
   libmicrohttpd-dev libcriterion-dev libcurl4-openssl-dev python3
   rabbitmq-server redis-server openssl kcat prometheus curl mandoc jq clang libclang-rt-dev
-  iproute2 strace valgrind
+  iproute2 strace
   debhelper lintian systemd systemd-container logrotate
   rpm cpio podman runc mmdebstrap yamllint unzip"
 
