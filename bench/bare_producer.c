@@ -15,11 +15,13 @@
  * tick as a delivery waits for the worker's next loop. Then it prints
  *
  *   bare_producer msgs=N seconds=S rate=R cpu_us_per_msg=C
- *     dr_p50_ms=.. dr_p99_ms=.. dr_max_ms=.. errors=E
+ *     dr_p50_ms=.. dr_p99_ms=.. dr_max_ms=.. errors=E rq_wait_us=W
  *
  * S runs from the first produce to the last delivery report; C is the
  * CPU (user + system, all threads) over that time, per record; dr_* is
- * produce to delivery report. Exit 1 if a record failed.
+ * produce to delivery report; W is how long its threads waited for a
+ * CPU per wake-up, on average (run-queue wait over timeslices, from
+ * /proc/self/task/TID/schedstat). Exit 1 if a record failed.
  *
  * The one thing to know before changing it: this is the floor under the
  * relay's Kafka side; it does per record only what the relay cannot
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -73,7 +76,8 @@ static void usage(FILE *f, int rc)
 		"  produces COUNT records with the relay's producer settings, flat out\n"
 		"  or at RATE records/s, and prints 'bare_producer msgs=N seconds=S\n"
 		"  rate=R cpu_us_per_msg=C dr_p50_ms=.. dr_p99_ms=.. dr_max_ms=..\n"
-		"  errors=E'; exit 1 if a record failed\n");
+		"  errors=E rq_wait_us=W' (W: run-queue wait per wake-up); exit 1 if a\n"
+		"  record failed\n");
 	exit(rc);
 }
 
@@ -92,6 +96,34 @@ static uint64_t cpu_us(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* Run-queue wait (us) and timeslices of all this process's threads. */
+static void sched_totals(double *wait_us, double *slices)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	*wait_us = *slices = 0;
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char path[300];
+		unsigned long long on, wait, n;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu %llu %llu", &on, &wait, &n) == 3) {
+			*wait_us += (double)wait / 1000.0;
+			*slices += (double)n;
+		}
+		fclose(f);
+	}
+	closedir(d);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -192,6 +224,7 @@ int main(int argc, char **argv)
 	struct options o = { .body = 200 };
 	struct state st = { 0 };
 	uint64_t t0, cpu0, next_tick;
+	double wait0, slices0, wait1, slices1;
 	rd_kafka_t *rk;
 	char *body;
 	long i = 0;
@@ -238,6 +271,7 @@ int main(int argc, char **argv)
 
 	t0 = now_us();
 	cpu0 = cpu_us();
+	sched_totals(&wait0, &slices0);
 	next_tick = t0;
 	while (i < o.count) {
 		long due = o.count;
@@ -272,13 +306,15 @@ int main(int argc, char **argv)
 	{
 		uint64_t cpu = cpu_us() - cpu0;
 
+		sched_totals(&wait1, &slices1);
 		qsort(st.lat_us, (size_t)st.reported, sizeof(*st.lat_us), cmp_u32);
 		printf("bare_producer msgs=%ld seconds=%.3f rate=%.0f cpu_us_per_msg=%.1f "
-		       "dr_p50_ms=%.1f dr_p99_ms=%.1f dr_max_ms=%.1f errors=%ld\n",
+		       "dr_p50_ms=%.1f dr_p99_ms=%.1f dr_max_ms=%.1f errors=%ld rq_wait_us=%.1f\n",
 		       st.reported, secs, secs > 0 ? (double)st.reported / secs : 0.0,
 		       (double)cpu / (double)st.reported, pct_ms(st.lat_us, st.reported, 0.50),
 		       pct_ms(st.lat_us, st.reported, 0.99),
-		       (double)st.lat_us[st.reported - 1] / 1000.0, st.errors);
+		       (double)st.lat_us[st.reported - 1] / 1000.0, st.errors,
+		       slices1 > slices0 ? (wait1 - wait0) / (slices1 - slices0) : 0.0);
 	}
 	fflush(stdout);
 	rd_kafka_destroy(rk);
