@@ -110,6 +110,10 @@ stats_retire(struct worker_slot *s)
 		fold(&s->retired.latency_bucket[i], &s->cur.latency_bucket[i]);
 	fold(&s->retired.latency_count, &s->cur.latency_count);
 	fold(&s->retired.latency_sum_us, &s->cur.latency_sum_us);
+	for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
+		fold(&s->retired.kafka_bucket[i], &s->cur.kafka_bucket[i]);
+	fold(&s->retired.kafka_count, &s->cur.kafka_count);
+	fold(&s->retired.kafka_sum_us, &s->cur.kafka_sum_us);
 	if (stat_get(&s->cur.latency_max_us) > stat_get(&s->retired.latency_max_us))
 		__atomic_store_n(&s->retired.latency_max_us, stat_get(&s->cur.latency_max_us),
 		    __ATOMIC_RELAXED);
@@ -184,18 +188,32 @@ stats_reason_get(const struct stats_reason *r, char *buf, size_t bufsz)
 	return 0;
 }
 
-void
-stats_observe_latency(struct stats_values *v, uint64_t us)
+static size_t
+latency_bucket(uint64_t us)
 {
 	size_t i = 0;
 
 	while (i < STATS_LATENCY_BUCKETS && us > stats_latency_bounds_us[i])
 		i++;
-	stat_add(&v->latency_bucket[i], 1);
+	return i;
+}
+
+void
+stats_observe_latency(struct stats_values *v, uint64_t us)
+{
+	stat_add(&v->latency_bucket[latency_bucket(us)], 1);
 	stat_add(&v->latency_count, 1);
 	stat_add(&v->latency_sum_us, us);
 	if (us > stat_get(&v->latency_max_us))
 		__atomic_store_n(&v->latency_max_us, us, __ATOMIC_RELAXED);
+}
+
+void
+stats_observe_kafka(struct stats_values *v, uint64_t us)
+{
+	stat_add(&v->kafka_bucket[latency_bucket(us)], 1);
+	stat_add(&v->kafka_count, 1);
+	stat_add(&v->kafka_sum_us, us);
 }
 
 int

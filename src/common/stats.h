@@ -41,6 +41,10 @@ struct stats_values {
 	uint64_t latency_count;
 	uint64_t latency_sum_us;
 	uint64_t latency_max_us;	/* a maximum, not a sum: folded with max */
+	/* Produce to Kafka's delivery report, same buckets. */
+	uint64_t kafka_bucket[STATS_LATENCY_BUCKETS + 1];
+	uint64_t kafka_count;
+	uint64_t kafka_sum_us;
 };
 
 /* Counters kept per route as well (one row per route, see stats_shm). */
@@ -183,6 +187,7 @@ stat_get(const uint64_t *c)
 }
 
 void stats_observe_latency(struct stats_values *v, uint64_t us);
+void stats_observe_kafka(struct stats_values *v, uint64_t us);
 
 /* Sets the reason (NULL or "" clears it); one writer per slot. */
 void stats_reason_set(struct stats_reason *r, const char *text);

@@ -27,6 +27,8 @@
 
 #define LATENCY_NAME "processing_latency_seconds"
 #define LATENCY_HELP "Time from receiving a delivery to acknowledging it."
+#define KAFKA_LATENCY_NAME "kafka_produce_latency_seconds"
+#define KAFKA_LATENCY_HELP "Time from producing a record to Kafka's delivery report."
 #define LATENCY_MAX_NAME "processing_latency_max_seconds"
 #define LATENCY_MAX_HELP "Longest time from receiving a delivery to acknowledging it, since the start."
 #define DLQ_NAME "dead_lettered_total"
@@ -225,29 +227,50 @@ put_histogram(FILE *out, const char *name, const char *wl,
 	fprintf(out, "\n%s_count%s%s%s %" PRIu64 "\n", name, open, wl, close, count);
 }
 
+/*
+ * A histogram of struct stats_values, totals and per worker: its buckets,
+ * sum and count at these offsets.
+ */
+struct histogram_fields {
+	const char *name, *help;
+	size_t bucket, sum_us, count;
+};
+
+static const struct histogram_fields latency_fields = {
+	LATENCY_NAME, LATENCY_HELP, offsetof(struct stats_values, latency_bucket),
+	offsetof(struct stats_values, latency_sum_us), offsetof(struct stats_values, latency_count),
+};
+
+static const struct histogram_fields kafka_fields = {
+	KAFKA_LATENCY_NAME, KAFKA_LATENCY_HELP, offsetof(struct stats_values, kafka_bucket),
+	offsetof(struct stats_values, kafka_sum_us), offsetof(struct stats_values, kafka_count),
+};
+
 static void
-render_latency(const struct stats_shm *shm, FILE *out)
+render_histogram(const struct stats_shm *shm, FILE *out, const struct histogram_fields *f)
 {
 	uint64_t b[STATS_LATENCY_BUCKETS + 1] = { 0 }, sum = 0, count = 0;
+	char name[128];
 
 	for (uint32_t w = 0; w < shm->nused; w++) {
 		for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
-			b[i] += VAL(shm, w, latency_bucket[i]);
-		sum += VAL(shm, w, latency_sum_us);
-		count += VAL(shm, w, latency_count);
+			b[i] += val(shm, w, f->bucket + i * sizeof(uint64_t));
+		sum += val(shm, w, f->sum_us);
+		count += val(shm, w, f->count);
 	}
-	put_family(out, PREFIX, LATENCY_NAME, "histogram", LATENCY_HELP);
-	put_histogram(out, PREFIX LATENCY_NAME, "", b, sum, count);
+	put_family(out, PREFIX, f->name, "histogram", f->help);
+	snprintf(name, sizeof(name), PREFIX "%s", f->name);
+	put_histogram(out, name, "", b, sum, count);
 
-	put_family(out, WPREFIX, LATENCY_NAME, "histogram", LATENCY_HELP);
+	put_family(out, WPREFIX, f->name, "histogram", f->help);
+	snprintf(name, sizeof(name), WPREFIX "%s", f->name);
 	for (uint32_t w = 0; w < shm->nworkers; w++) {
 		char wlabel[32];
 
 		for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
-			b[i] = VAL(shm, w, latency_bucket[i]);
+			b[i] = val(shm, w, f->bucket + i * sizeof(uint64_t));
 		snprintf(wlabel, sizeof(wlabel), "worker=\"%" PRIu32 "\"", w);
-		put_histogram(out, WPREFIX LATENCY_NAME, wlabel, b,
-		    VAL(shm, w, latency_sum_us), VAL(shm, w, latency_count));
+		put_histogram(out, name, wlabel, b, val(shm, w, f->sum_us), val(shm, w, f->count));
 	}
 }
 
@@ -342,7 +365,8 @@ stats_render_prometheus(const struct stats_shm *shm, FILE *out)
 #undef STAT_GAUGE
 	render_dead_lettered(shm, out);
 	render_routes(shm, out);
-	render_latency(shm, out);
+	render_histogram(shm, out, &latency_fields);
 	render_latency_max(shm, out);
+	render_histogram(shm, out, &kafka_fields);
 	render_slots(shm, out);
 }

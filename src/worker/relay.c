@@ -270,6 +270,7 @@ produce(struct worker *w, struct slot *s)
 
 	if (err == 0) {
 		s->state = SLOT_PRODUCING;
+		s->produced_us = w->now_us;
 		return;
 	}
 	if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -318,6 +319,7 @@ kafka_delivered_cb(void *arg, struct slot *s, rd_kafka_resp_err_t err, int32_t p
 		tracing_report(w->tracer, s, err, partition, offset, w->now_us);
 	if (err == 0) {
 		stat_add(&w->st->published, 1);
+		stats_observe_kafka(w->st, w->now_us > s->produced_us ? w->now_us - s->produced_us : 0);
 		stat_add(&route_stats(w, s)->published, 1);
 		if (breaker_success(&w->breaker))
 			breaker_changed(w, "a record was delivered");

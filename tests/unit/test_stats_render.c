@@ -70,6 +70,10 @@ make_shm(void)
 	stats_observe_latency(&w1->cur, 1234567);
 	stats_observe_latency(&w1->cur, 3);
 	stats_observe_latency(&w1->cur, 99999);
+	/* Kafka's part: the retired and current halves add up, per worker too. */
+	stats_observe_kafka(&w0->retired, 4000);
+	stats_observe_kafka(&w0->cur, 6000);
+	stats_observe_kafka(&w1->cur, 30000);
 
 	w0->restarts = 2;
 	w0->state = WS_RUNNING;
@@ -247,6 +251,12 @@ Test(stats_render, retire_keeps_totals_monotonic)
 	    w0->rcur[0].consumed, w0->rretired[0].consumed);
 	cr_expect(w0->retired.latency_count == 5, "retired latency count: got %" PRIu64 ", want 5",
 	    w0->retired.latency_count);
+	cr_expect(w0->cur.kafka_count == 0 && w0->cur.kafka_sum_us == 0 && w0->cur.kafka_bucket[4] == 0,
+	    "kafka latency after retire: got count %" PRIu64 " sum %" PRIu64 ", want 0 and 0",
+	    w0->cur.kafka_count, w0->cur.kafka_sum_us);
+	cr_expect(w0->retired.kafka_count == 2 && w0->retired.kafka_sum_us == 10000,
+	    "retired kafka latency: got count %" PRIu64 " sum %" PRIu64 ", want 2 and 10000",
+	    w0->retired.kafka_count, w0->retired.kafka_sum_us);
 
 	/* Every non-gauge line renders exactly as before the retire. */
 	b = render(shm, &blen);
