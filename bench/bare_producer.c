@@ -12,7 +12,9 @@
  * delivery report. Paced (-r RATE): wakes every 2 ms, the spacing of a
  * worker's loop (worker.c LOOP_MIN_US), produces the records due by then
  * and serves the delivery reports that came; so a record waits for a
- * tick as a delivery waits for the worker's next loop. Then it prints
+ * tick as a delivery waits for the worker's next loop. It prints
+ * "bare_producer ready" once it has the topic's metadata and starts to
+ * produce (for a caller running other work alongside), then
  *
  *   bare_producer msgs=N seconds=S rate=R cpu_us_per_msg=C
  *     dr_p50_ms=.. dr_p99_ms=.. dr_max_ms=.. errors=E rq_wait_us=W
@@ -21,7 +23,10 @@
  * CPU (user + system, all threads) over that time, per record; dr_* is
  * produce to delivery report; W is how long its threads waited for a
  * CPU per wake-up, on average (run-queue wait over timeslices, from
- * /proc/self/task/TID/schedstat). Exit 1 if a record failed.
+ * /proc/self/task/TID/schedstat). Exit 1 if a record failed. SIGTERM
+ * or SIGINT ends the producing early (the figures then count the records
+ * produced until then): a caller can keep it producing at a rate for as
+ * long as other work takes.
  *
  * The one thing to know before changing it: this is the floor under the
  * relay's Kafka side; it does per record only what the relay cannot
@@ -40,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -68,16 +74,26 @@ struct state {
 	uint64_t last_report_us;
 };
 
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
 static void usage(FILE *f, int rc)
 {
 	fprintf(f,
 		"usage: bare-producer -b BROKERS -t TOPIC -n COUNT [-r RATE] [-s BODY]\n"
 		"         [-X PROPERTY=VALUE]...\n"
 		"  produces COUNT records with the relay's producer settings, flat out\n"
-		"  or at RATE records/s, and prints 'bare_producer msgs=N seconds=S\n"
+		"  or at RATE records/s; prints 'bare_producer ready' as it starts,\n"
+		"  then 'bare_producer msgs=N seconds=S\n"
 		"  rate=R cpu_us_per_msg=C dr_p50_ms=.. dr_p99_ms=.. dr_max_ms=..\n"
 		"  errors=E rq_wait_us=W' (W: run-queue wait per wake-up); exit 1 if a\n"
-		"  record failed\n");
+		"  record failed; on SIGTERM or SIGINT it stops producing, waits for\n"
+		"  the reports of what it produced and prints the same\n");
 	exit(rc);
 }
 
@@ -268,12 +284,23 @@ int main(int argc, char **argv)
 		rd_kafka_metadata_destroy(md);
 		rd_kafka_topic_destroy(rkt);
 	}
+	/* For a caller that starts other work when the producers do. */
+	printf("bare_producer ready\n");
+	fflush(stdout);
 
 	t0 = now_us();
 	cpu0 = cpu_us();
 	sched_totals(&wait0, &slices0);
 	next_tick = t0;
-	while (i < o.count) {
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
+	while (i < o.count && !stopping) {
 		long due = o.count;
 
 		if (o.rate > 0) {
@@ -300,8 +327,10 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	while (st.reported < o.count)
+	while (st.reported < i)
 		rd_kafka_poll(rk, 100);
+	if (st.reported == 0)
+		die("stopped before a record was produced");
 	secs = (double)(st.last_report_us - t0) / 1e6;
 	{
 		uint64_t cpu = cpu_us() - cpu0;

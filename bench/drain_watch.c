@@ -9,12 +9,17 @@
  * the first poll that sees event_relay_consumed_total > 0 (the poll
  * before, if everything was acked within one poll), t1 the first that
  * sees event_relay_acked_total >= MSGS. At t0 and at t1 it reads the CPU
- * time (utime + stime, clock ticks) of each PID and the machine's idle
- * ticks and context switches (/proc/stat), and prints one line:
+ * time (utime + stime, clock ticks) of each PID, of the relay and of its
+ * children (the workers then alive), and the machine's idle ticks and
+ * context switches (/proc/stat), and prints one line:
  *
- *   drain seconds=S consumed=C acked=A idle0=I idle1=I ctxt0=X ctxt1=X ticks0=T,T.. ticks1=T,T..
+ *   drain seconds=S consumed=C acked=A idle0=I idle1=I ctxt0=X ctxt1=X
+ *     ticks0=T,T.. ticks1=T,T.. relay0=M,W,N relay1=M,W,N
  *
- * with the ticks in the order of the PIDs. Exit 1 if RELAY_PID ends or
+ * with the ticks in the order of the PIDs; M: the relay's ticks, W: its
+ * N children's. The workers are forked after the relay starts, so the
+ * caller cannot name them before the drain; a worker that ends during
+ * the drain takes its ticks with it (the relay's restarts say so). Exit 1 if RELAY_PID ends or
  * TIMEOUT_S (600) passes first, with the reason on stderr.
  *
  * The one thing to know before changing it: it runs on the machine it
@@ -48,6 +53,8 @@ struct sample {
 	unsigned long long idle;
 	unsigned long long ctxt;	/* the machine's context switches */
 	unsigned long long ticks[MAX_PIDS];
+	unsigned long long relay, children;	/* the relay's ticks, its children's */
+	int nchildren;
 };
 
 static void
@@ -58,9 +65,10 @@ usage(FILE *f, int rc)
 	    "         [-T TIMEOUT_S] [PID...]\n"
 	    "  times event-relayd draining MSGS messages (first delivery to last\n"
 	    "  ack, from /metrics) and prints 'drain seconds=S consumed=C acked=A\n"
-	    "  idle0=I idle1=I ctxt0=X ctxt1=X ticks0=T,... ticks1=T,...' (CPU ticks\n"
-	    "  of each PID, idle ticks and context switches of the machine at both\n"
-	    "  ends)\n");
+	    "  idle0=I idle1=I ctxt0=X ctxt1=X ticks0=T,... ticks1=T,...\n"
+	    "  relay0=M,W,N relay1=M,W,N' (CPU ticks of each PID, of the relay and\n"
+	    "  of its N children, idle ticks and context switches of the machine at\n"
+	    "  both ends)\n");
 	exit(rc);
 }
 
@@ -124,8 +132,34 @@ machine_stat(unsigned long long *idle_out, unsigned long long *ctxt_out)
 		*ctxt_out = strtoull(c + 6, NULL, 10);
 }
 
+/* The ticks of relay and of the children its main thread forked. */
 static void
-take(struct sample *s, const long *pids, int npids)
+relay_ticks(long relay, struct sample *s)
+{
+	char path[80], buf[4096], state, *p, *end;
+	unsigned long long t;
+
+	s->relay = s->children = 0;
+	s->nchildren = 0;
+	if (proc_ticks(relay, &t, &state) == 0)
+		s->relay = t;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", relay, relay);
+	if (read_proc(path, buf, sizeof(buf)) < 0)
+		return;
+	for (p = buf;; p = end) {
+		long child = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (proc_ticks(child, &t, &state) == 0) {
+			s->children += t;
+			s->nchildren++;
+		}
+	}
+}
+
+static void
+take(struct sample *s, long relay, const long *pids, int npids)
 {
 	char state;
 
@@ -133,6 +167,7 @@ take(struct sample *s, const long *pids, int npids)
 	for (int i = 0; i < npids; i++)
 		if (proc_ticks(pids[i], &s->ticks[i], &state) < 0)
 			s->ticks[i] = 0;
+	relay_ticks(relay, s);
 }
 
 /* The value of the unlabelled series `name` in a /metrics body, or -1. */
@@ -220,7 +255,7 @@ main(int argc, char **argv)
 	}
 
 	t_prev = now_us();
-	take(&prev, pids, npids);
+	take(&prev, relay, pids, npids);
 	deadline = t_prev + (uint64_t)timeout_s * 1000000u;
 	for (;;) {
 		struct timespec nap = { 0, poll_ms * 1000000L };
@@ -241,12 +276,12 @@ main(int argc, char **argv)
 					s0 = prev;
 				} else {
 					t0 = now;
-					take(&s0, pids, npids);
+					take(&s0, relay, pids, npids);
 				}
 			}
 			if (started && acked >= msgs) {
 				t1 = now;
-				take(&s1, pids, npids);
+				take(&s1, relay, pids, npids);
 				break;
 			}
 		} else {
@@ -254,7 +289,7 @@ main(int argc, char **argv)
 		}
 		if (!started) {
 			t_prev = now;
-			take(&prev, pids, npids);
+			take(&prev, relay, pids, npids);
 		}
 		if (proc_ticks(relay, &t, &state) < 0 || state == 'Z') {
 			fprintf(stderr, "drain-watch: event-relayd (pid %ld) is gone: consumed %lld, "
@@ -272,7 +307,8 @@ main(int argc, char **argv)
 	    (double)(t1 - t0) / 1e6, consumed, acked, s0.idle, s1.idle, s0.ctxt, s1.ctxt);
 	print_ticks("ticks0", &s0, npids);
 	print_ticks("ticks1", &s1, npids);
-	putchar('\n');
+	printf(" relay0=%llu,%llu,%d relay1=%llu,%llu,%d\n", s0.relay, s0.children, s0.nchildren,
+	    s1.relay, s1.children, s1.nchildren);
 	free(buf);
 	return 0;
 }
