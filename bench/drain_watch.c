@@ -17,7 +17,13 @@
  *     ticks0=T,T.. ticks1=T,T.. relay0=M,W,N relay1=M,W,N
  *
  * with the ticks in the order of the PIDs; M: the relay's ticks, W: its
- * N children's. The workers are forked after the relay starts, so the
+ * N children's. With -s SKIP it also samples the first poll that sees
+ * event_relay_consumed_total >= SKIP (the window filled once) and adds
+ *
+ *     steady_seconds=S steady_acked=A relay_s=M,W,N
+ *
+ * S from that poll to t1, A the messages acked in between, and the
+ * relay's ticks at that poll: the drain past its first SKIP deliveries. The workers are forked after the relay starts, so the
  * caller cannot name them before the drain; a worker that ends during
  * the drain takes its ticks with it (the relay's restarts say so). Exit 1 if RELAY_PID ends or
  * TIMEOUT_S (600) passes first, with the reason on stderr.
@@ -62,13 +68,14 @@ usage(FILE *f, int rc)
 {
 	fprintf(f,
 	    "usage: drain-watch -p METRICS_PORT -n MSGS -r RELAY_PID [-i POLL_MS]\n"
-	    "         [-T TIMEOUT_S] [PID...]\n"
+	    "         [-T TIMEOUT_S] [-s SKIP] [PID...]\n"
 	    "  times event-relayd draining MSGS messages (first delivery to last\n"
 	    "  ack, from /metrics) and prints 'drain seconds=S consumed=C acked=A\n"
 	    "  idle0=I idle1=I ctxt0=X ctxt1=X ticks0=T,... ticks1=T,...\n"
 	    "  relay0=M,W,N relay1=M,W,N' (CPU ticks of each PID, of the relay and\n"
 	    "  of its N children, idle ticks and context switches of the machine at\n"
-	    "  both ends)\n");
+	    "  both ends); -s SKIP: also 'steady_seconds=S steady_acked=A\n"
+	    "  relay_s=M,W,N' from the first poll seeing SKIP deliveries consumed\n");
 	exit(rc);
 }
 
@@ -228,19 +235,23 @@ main(int argc, char **argv)
 {
 	long port = 0, msgs = 0, relay = 0, poll_ms = 20, timeout_s = 600;
 	long pids[MAX_PIDS];
-	int npids = 0, c, started = 0;
-	struct sample prev, s0, s1;
+	long skip = 0;
+	int npids = 0, c, started = 0, skipped = 0;
+	struct sample prev, s0, s1, ss;
+	uint64_t ts = 0;
+	long long acked_s = 0;
 	uint64_t t_prev, t0 = 0, t1, deadline;
 	long long consumed = 0, acked = 0;
 	char *buf;
 
-	while ((c = getopt(argc, argv, "p:n:r:i:T:h")) != -1) {
+	while ((c = getopt(argc, argv, "p:n:r:i:T:s:h")) != -1) {
 		switch (c) {
 		case 'p': port = parse_num("-p", optarg, 1, 65535); break;
 		case 'n': msgs = parse_num("-n", optarg, 1, LONG_MAX); break;
 		case 'r': relay = parse_num("-r", optarg, 1, INT_MAX); break;
 		case 'i': poll_ms = parse_num("-i", optarg, 1, 999); break;
 		case 'T': timeout_s = parse_num("-T", optarg, 1, 86400); break;
+		case 's': skip = parse_num("-s", optarg, 1, LONG_MAX); break;
 		case 'h': usage(stdout, 0); break;
 		default: usage(stderr, 2); break;
 		}
@@ -279,6 +290,12 @@ main(int argc, char **argv)
 					take(&s0, relay, pids, npids);
 				}
 			}
+			if (skip > 0 && !skipped && consumed >= skip && acked < msgs) {
+				skipped = 1;
+				ts = now;
+				acked_s = acked;
+				take(&ss, relay, pids, npids);
+			}
 			if (started && acked >= msgs) {
 				t1 = now;
 				take(&s1, relay, pids, npids);
@@ -307,8 +324,12 @@ main(int argc, char **argv)
 	    (double)(t1 - t0) / 1e6, consumed, acked, s0.idle, s1.idle, s0.ctxt, s1.ctxt);
 	print_ticks("ticks0", &s0, npids);
 	print_ticks("ticks1", &s1, npids);
-	printf(" relay0=%llu,%llu,%d relay1=%llu,%llu,%d\n", s0.relay, s0.children, s0.nchildren,
+	printf(" relay0=%llu,%llu,%d relay1=%llu,%llu,%d", s0.relay, s0.children, s0.nchildren,
 	    s1.relay, s1.children, s1.nchildren);
+	if (skipped)
+		printf(" steady_seconds=%.3f steady_acked=%lld relay_s=%llu,%llu,%d",
+		    (double)(t1 - ts) / 1e6, acked - acked_s, ss.relay, ss.children, ss.nchildren);
+	putchar('\n');
 	free(buf);
 	return 0;
 }
