@@ -284,14 +284,6 @@ int main(int argc, char **argv)
 		rd_kafka_metadata_destroy(md);
 		rd_kafka_topic_destroy(rkt);
 	}
-	/* For a caller that starts other work when the producers do. */
-	printf("bare_producer ready\n");
-	fflush(stdout);
-
-	t0 = now_us();
-	cpu0 = cpu_us();
-	sched_totals(&wait0, &slices0);
-	next_tick = t0;
 	{
 		struct sigaction sa;
 
@@ -300,6 +292,14 @@ int main(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
 	}
+	/* For a caller that starts other work when the producers do. */
+	printf("bare_producer ready\n");
+	fflush(stdout);
+
+	t0 = now_us();
+	cpu0 = cpu_us();
+	sched_totals(&wait0, &slices0);
+	next_tick = t0;
 	while (i < o.count && !stopping) {
 		long due = o.count;
 

@@ -3,7 +3,7 @@
  * bench/run.
  *
  *   drain-watch -p METRICS_PORT -n MSGS -r RELAY_PID [-i POLL_MS]
- *               [-T TIMEOUT_S] [PID...]
+ *               [-T TIMEOUT_S] [-s SKIP] [PID...]
  *
  * Polls http://127.0.0.1:METRICS_PORT/metrics every POLL_MS (20): t0 is
  * the first poll that sees event_relay_consumed_total > 0 (the poll
@@ -17,16 +17,18 @@
  *     ticks0=T,T.. ticks1=T,T.. relay0=M,W,N relay1=M,W,N
  *
  * with the ticks in the order of the PIDs; M: the relay's ticks, W: its
- * N children's. With -s SKIP it also samples the first poll that sees
- * event_relay_consumed_total >= SKIP (the window filled once) and adds
+ * N children's. The workers are forked after the relay starts, so the
+ * caller cannot name them before the drain; a worker that ends during
+ * the drain takes its ticks with it (the relay's restarts say so). With
+ * -s SKIP it also samples the first poll that sees
+ * event_relay_consumed_total >= SKIP (each window filled once) and adds
  *
  *     steady_seconds=S steady_acked=A relay_s=M,W,N
  *
- * S from that poll to t1, A the messages acked in between, and the
- * relay's ticks at that poll: the drain past its first SKIP deliveries. The workers are forked after the relay starts, so the
- * caller cannot name them before the drain; a worker that ends during
- * the drain takes its ticks with it (the relay's restarts say so). Exit 1 if RELAY_PID ends or
- * TIMEOUT_S (600) passes first, with the reason on stderr.
+ * S from that poll to t1, A the messages acked in between, M,W,N the
+ * relay's ticks at that poll: the drain past its first SKIP deliveries.
+ * Exit 1 if RELAY_PID ends or TIMEOUT_S (600) passes first, with the
+ * reason on stderr.
  *
  * The one thing to know before changing it: it runs on the machine it
  * measures. A poll is one connect, one write, a few large reads and a
