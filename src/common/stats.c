@@ -98,6 +98,15 @@ fold(uint64_t *to, uint64_t *from)
 	__atomic_store_n(from, 0, __ATOMIC_RELAXED);
 }
 
+static void
+fold_hist(struct stats_hist *to, struct stats_hist *from)
+{
+	for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
+		fold(&to->bucket[i], &from->bucket[i]);
+	fold(&to->count, &from->count);
+	fold(&to->sum_us, &from->sum_us);
+}
+
 void
 stats_retire(struct worker_slot *s)
 {
@@ -106,14 +115,8 @@ stats_retire(struct worker_slot *s)
 #undef STAT_COUNTER
 	for (size_t i = 0; i < DLQ_REASON_COUNT; i++)
 		fold(&s->retired.dead_lettered[i], &s->cur.dead_lettered[i]);
-	for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
-		fold(&s->retired.latency_bucket[i], &s->cur.latency_bucket[i]);
-	fold(&s->retired.latency_count, &s->cur.latency_count);
-	fold(&s->retired.latency_sum_us, &s->cur.latency_sum_us);
-	for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
-		fold(&s->retired.kafka_bucket[i], &s->cur.kafka_bucket[i]);
-	fold(&s->retired.kafka_count, &s->cur.kafka_count);
-	fold(&s->retired.kafka_sum_us, &s->cur.kafka_sum_us);
+	fold_hist(&s->retired.latency, &s->cur.latency);
+	fold_hist(&s->retired.kafka, &s->cur.kafka);
 	if (stat_get(&s->cur.latency_max_us) > stat_get(&s->retired.latency_max_us))
 		__atomic_store_n(&s->retired.latency_max_us, stat_get(&s->cur.latency_max_us),
 		    __ATOMIC_RELAXED);
@@ -198,12 +201,18 @@ latency_bucket(uint64_t us)
 	return i;
 }
 
+static void
+observe(struct stats_hist *h, uint64_t us)
+{
+	stat_add(&h->bucket[latency_bucket(us)], 1);
+	stat_add(&h->count, 1);
+	stat_add(&h->sum_us, us);
+}
+
 void
 stats_observe_latency(struct stats_values *v, uint64_t us)
 {
-	stat_add(&v->latency_bucket[latency_bucket(us)], 1);
-	stat_add(&v->latency_count, 1);
-	stat_add(&v->latency_sum_us, us);
+	observe(&v->latency, us);
 	if (us > stat_get(&v->latency_max_us))
 		__atomic_store_n(&v->latency_max_us, us, __ATOMIC_RELAXED);
 }
@@ -211,9 +220,7 @@ stats_observe_latency(struct stats_values *v, uint64_t us)
 void
 stats_observe_kafka(struct stats_values *v, uint64_t us)
 {
-	stat_add(&v->kafka_bucket[latency_bucket(us)], 1);
-	stat_add(&v->kafka_count, 1);
-	stat_add(&v->kafka_sum_us, us);
+	observe(&v->kafka, us);
 }
 
 int

@@ -32,19 +32,21 @@ enum {
 extern const uint64_t stats_latency_bounds_us[STATS_LATENCY_BUCKETS];
 const char *dlq_reason_name(enum dlq_reason r);
 
+/* A latency histogram over stats_latency_bounds_us. */
+struct stats_hist {
+	uint64_t bucket[STATS_LATENCY_BUCKETS + 1];	/* last: +Inf */
+	uint64_t count;
+	uint64_t sum_us;
+};
+
 struct stats_values {
 #define STAT_COUNTER(f, name, help) uint64_t f;
 #include "common/stats.def"
 #undef STAT_COUNTER
 	uint64_t dead_lettered[DLQ_REASON_COUNT];
-	uint64_t latency_bucket[STATS_LATENCY_BUCKETS + 1];	/* last: +Inf */
-	uint64_t latency_count;
-	uint64_t latency_sum_us;
+	struct stats_hist latency;	/* delivery to ack */
 	uint64_t latency_max_us;	/* a maximum, not a sum: folded with max */
-	/* Produce to Kafka's delivery report, same buckets. */
-	uint64_t kafka_bucket[STATS_LATENCY_BUCKETS + 1];
-	uint64_t kafka_count;
-	uint64_t kafka_sum_us;
+	struct stats_hist kafka;	/* produce to Kafka's delivery report */
 };
 
 /* Counters kept per route as well (one row per route, see stats_shm). */

@@ -228,35 +228,36 @@ put_histogram(FILE *out, const char *name, const char *wl,
 }
 
 /*
- * A histogram of struct stats_values, totals and per worker: its buckets,
- * sum and count at these offsets.
+ * A histogram of struct stats_values, totals and per worker: its name,
+ * help and where its struct stats_hist is.
  */
 struct histogram_fields {
 	const char *name, *help;
-	size_t bucket, sum_us, count;
+	size_t hist;
 };
 
 static const struct histogram_fields latency_fields = {
-	LATENCY_NAME, LATENCY_HELP, offsetof(struct stats_values, latency_bucket),
-	offsetof(struct stats_values, latency_sum_us), offsetof(struct stats_values, latency_count),
+	LATENCY_NAME, LATENCY_HELP, offsetof(struct stats_values, latency),
 };
 
 static const struct histogram_fields kafka_fields = {
-	KAFKA_LATENCY_NAME, KAFKA_LATENCY_HELP, offsetof(struct stats_values, kafka_bucket),
-	offsetof(struct stats_values, kafka_sum_us), offsetof(struct stats_values, kafka_count),
+	KAFKA_LATENCY_NAME, KAFKA_LATENCY_HELP, offsetof(struct stats_values, kafka),
 };
 
 static void
 render_histogram(const struct stats_shm *shm, FILE *out, const struct histogram_fields *f)
 {
 	uint64_t b[STATS_LATENCY_BUCKETS + 1] = { 0 }, sum = 0, count = 0;
+	const size_t bucket = f->hist + offsetof(struct stats_hist, bucket);
+	const size_t sum_us = f->hist + offsetof(struct stats_hist, sum_us);
+	const size_t cnt = f->hist + offsetof(struct stats_hist, count);
 	char name[128];
 
 	for (uint32_t w = 0; w < shm->nused; w++) {
 		for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
-			b[i] += val(shm, w, f->bucket + i * sizeof(uint64_t));
-		sum += val(shm, w, f->sum_us);
-		count += val(shm, w, f->count);
+			b[i] += val(shm, w, bucket + i * sizeof(uint64_t));
+		sum += val(shm, w, sum_us);
+		count += val(shm, w, cnt);
 	}
 	put_family(out, PREFIX, f->name, "histogram", f->help);
 	snprintf(name, sizeof(name), PREFIX "%s", f->name);
@@ -268,9 +269,9 @@ render_histogram(const struct stats_shm *shm, FILE *out, const struct histogram_
 		char wlabel[32];
 
 		for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
-			b[i] = val(shm, w, f->bucket + i * sizeof(uint64_t));
+			b[i] = val(shm, w, bucket + i * sizeof(uint64_t));
 		snprintf(wlabel, sizeof(wlabel), "worker=\"%" PRIu32 "\"", w);
-		put_histogram(out, name, wlabel, b, val(shm, w, f->sum_us), val(shm, w, f->count));
+		put_histogram(out, name, wlabel, b, val(shm, w, sum_us), val(shm, w, cnt));
 	}
 }
 

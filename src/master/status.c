@@ -44,12 +44,12 @@ gauge(const struct worker_slot *s, size_t off)
 static double
 p99_ms(const struct stats_shm *shm, uint32_t w)
 {
-	uint64_t count = SUM(shm, w, latency_count), cum = 0;
+	uint64_t count = SUM(shm, w, latency.count), cum = 0;
 
 	if (count == 0)
 		return 0;
 	for (size_t i = 0; i < STATS_LATENCY_BUCKETS; i++) {
-		cum += SUM(shm, w, latency_bucket[i]);
+		cum += SUM(shm, w, latency.bucket[i]);
 		if (cum * 100 >= count * 99)
 			return (double)stats_latency_bounds_us[i] / 1000.0;
 	}

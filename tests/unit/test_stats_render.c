@@ -239,24 +239,24 @@ Test(stats_render, retire_keeps_totals_monotonic)
 		cr_expect(w0->cur.dead_lettered[i] == 0, "dead_lettered[%zu] after retire: got %" PRIu64
 		    ", want 0", i, w0->cur.dead_lettered[i]);
 	for (size_t i = 0; i < STATS_LATENCY_BUCKETS + 1; i++)
-		cr_expect(w0->cur.latency_bucket[i] == 0, "latency_bucket[%zu] after retire: got %" PRIu64
-		    ", want 0", i, w0->cur.latency_bucket[i]);
-	cr_expect(w0->cur.latency_count == 0 && w0->cur.latency_sum_us == 0,
+		cr_expect(w0->cur.latency.bucket[i] == 0, "latency.bucket[%zu] after retire: got %" PRIu64
+		    ", want 0", i, w0->cur.latency.bucket[i]);
+	cr_expect(w0->cur.latency.count == 0 && w0->cur.latency.sum_us == 0,
 	    "latency count/sum after retire: got %" PRIu64 "/%" PRIu64 ", want 0/0",
-	    w0->cur.latency_count, w0->cur.latency_sum_us);
+	    w0->cur.latency.count, w0->cur.latency.sum_us);
 	cr_expect(w0->retired.consumed == 1001, "retired consumed: got %" PRIu64 ", want 1001",
 	    w0->retired.consumed);
 	cr_expect(w0->rcur[0].consumed == 0 && w0->rretired[0].consumed == 103,
 	    "route consumed after retire: got cur %" PRIu64 " retired %" PRIu64 ", want 0 and 103",
 	    w0->rcur[0].consumed, w0->rretired[0].consumed);
-	cr_expect(w0->retired.latency_count == 5, "retired latency count: got %" PRIu64 ", want 5",
-	    w0->retired.latency_count);
-	cr_expect(w0->cur.kafka_count == 0 && w0->cur.kafka_sum_us == 0 && w0->cur.kafka_bucket[4] == 0,
+	cr_expect(w0->retired.latency.count == 5, "retired latency count: got %" PRIu64 ", want 5",
+	    w0->retired.latency.count);
+	cr_expect(w0->cur.kafka.count == 0 && w0->cur.kafka.sum_us == 0 && w0->cur.kafka.bucket[4] == 0,
 	    "kafka latency after retire: got count %" PRIu64 " sum %" PRIu64 ", want 0 and 0",
-	    w0->cur.kafka_count, w0->cur.kafka_sum_us);
-	cr_expect(w0->retired.kafka_count == 2 && w0->retired.kafka_sum_us == 10000,
+	    w0->cur.kafka.count, w0->cur.kafka.sum_us);
+	cr_expect(w0->retired.kafka.count == 2 && w0->retired.kafka.sum_us == 10000,
 	    "retired kafka latency: got count %" PRIu64 " sum %" PRIu64 ", want 2 and 10000",
-	    w0->retired.kafka_count, w0->retired.kafka_sum_us);
+	    w0->retired.kafka.count, w0->retired.kafka.sum_us);
 
 	/* Every non-gauge line renders exactly as before the retire. */
 	b = render(shm, &blen);
@@ -361,11 +361,11 @@ Test(stats, latency_buckets)
 		memset(&v, 0, sizeof(v));
 		stats_observe_latency(&v, cases[i].us);
 		for (size_t b = 0; b < STATS_LATENCY_BUCKETS + 1; b++)
-			cr_expect(v.latency_bucket[b] == (b == cases[i].bucket),
+			cr_expect(v.latency.bucket[b] == (b == cases[i].bucket),
 			    "%" PRIu64 " us: bucket %zu: got %" PRIu64 ", want %d", cases[i].us, b,
-			    v.latency_bucket[b], b == cases[i].bucket);
-		cr_expect(v.latency_count == 1 && v.latency_sum_us == cases[i].us,
+			    v.latency.bucket[b], b == cases[i].bucket);
+		cr_expect(v.latency.count == 1 && v.latency.sum_us == cases[i].us,
 		    "%" PRIu64 " us: count/sum: got %" PRIu64 "/%" PRIu64 ", want 1/%" PRIu64,
-		    cases[i].us, v.latency_count, v.latency_sum_us, cases[i].us);
+		    cases[i].us, v.latency.count, v.latency.sum_us, cases[i].us);
 	}
 }
