@@ -3,8 +3,9 @@
  *
  * The ring covers tags base+1 .. base+size. It only grows when single
  * acks behind a long-lived hole let the broker send more than the ring
- * holds, which needs a hole older than hole_delay_ms; steady state never
- * allocates. Invariant: ndone + npending = entries in DONE or PENDING.
+ * holds, which needs a delivery pending for longer than the window takes
+ * to pass it by; steady state never allocates. Invariant: ndone +
+ * npending = entries in DONE or PENDING.
  */
 #include "autoconf.h"
 
@@ -38,9 +39,10 @@ ack_tracker_init(struct ack_tracker *t, size_t capacity, uint64_t hole_delay_ms)
 	t->mask = size - 1;
 	t->hole_delay_ms = hole_delay_ms;
 	/*
-	 * Single acks cost a frame each, so they wait for the hole to age;
-	 * only a window nearly full of stuck completions (the broker is
-	 * about to stop delivering) makes them go at once.
+	 * Single acks cost a frame each, so they wait hole_delay_ms for a
+	 * prefix to take them; only a window nearly full of stuck
+	 * completions (the broker is about to stop delivering) makes them
+	 * go at once.
 	 */
 	t->hole_max = capacity - capacity / 8 > 0 ? capacity - capacity / 8 : 1;
 	return 0;
@@ -68,7 +70,6 @@ ack_tracker_reset(struct ack_tracker *t, uint64_t generation,
 	t->newest = 0;
 	t->ndone = 0;
 	t->npending = 0;
-	t->stuck = 0;
 	t->generation = generation;
 }
 
@@ -113,7 +114,7 @@ ack_tracker_add(struct ack_tracker *t, uint64_t tag, uint32_t slot)
 }
 
 int
-ack_tracker_complete(struct ack_tracker *t, uint64_t generation, uint64_t tag)
+ack_tracker_complete(struct ack_tracker *t, uint64_t generation, uint64_t tag, uint64_t now_ms)
 {
 	struct ack_entry *e;
 
@@ -123,9 +124,46 @@ ack_tracker_complete(struct ack_tracker *t, uint64_t generation, uint64_t tag)
 	if (e->state != ACK_PENDING)
 		return -1;
 	e->state = ACK_DONE;
+	e->done_ms = now_ms;
 	t->npending--;
-	t->ndone++;
+	if (t->ndone++ == 0)
+		t->oldest_done_ms = now_ms;
 	return 0;
+}
+
+/*
+ * Single-acks the completions behind the hole that have waited
+ * hole_delay_ms (all of them with `all`), and finds when the oldest of
+ * the rest completed.
+ */
+static size_t
+ack_stuck(struct ack_tracker *t, uint64_t now_ms, int all, const struct ack_ops *ops, void *arg)
+{
+	uint64_t oldest_wait = 0;
+	size_t sent = 0, left = t->ndone;
+
+	for (uint64_t tag = t->base + 1; tag <= t->newest && left > 0; tag++) {
+		struct ack_entry *e = ENTRY(t, tag);
+		uint64_t waited;
+
+		if (e->state != ACK_DONE)
+			continue;
+		left--;
+		waited = now_ms > e->done_ms ? now_ms - e->done_ms : 0;
+		if (!all && waited < t->hole_delay_ms) {
+			if (waited > oldest_wait)
+				oldest_wait = waited;
+			continue;
+		}
+		ops->ack(arg, tag, 0);
+		t->frames_single++;
+		sent++;
+		e->state = ACK_ACKED;
+		t->ndone--;
+		ops->settled(arg, e->slot);
+	}
+	t->oldest_done_ms = now_ms - oldest_wait;
+	return sent;
 }
 
 size_t
@@ -148,6 +186,7 @@ ack_tracker_flush(struct ack_tracker *t, uint64_t now_ms, const struct ack_ops *
 
 		if (last_done != 0) {
 			ops->ack(arg, last_done, 1);
+			t->frames_multiple++;
 			sent++;
 		}
 		for (tag = t->base + 1; tag <= end; tag++) {
@@ -160,38 +199,18 @@ ack_tracker_flush(struct ack_tracker *t, uint64_t now_ms, const struct ack_ops *
 			e->state = ACK_EMPTY;
 		}
 		t->base = end;
-		/*
-		 * The hole that held them is filled: whatever waits now
-		 * waits behind a newer one. Without this, a steady stream
-		 * (always some completion behind the oldest pending
-		 * delivery) single-acked everything every hole_delay_ms.
-		 */
-		t->stuck = 0;
 	}
 
-	/* Completions behind a hole: single acks once the hole is old. */
-	if (t->ndone == 0) {
-		t->stuck = 0;
-		return sent;
-	}
-	if (!t->stuck) {
-		t->stuck = 1;
-		t->stuck_since_ms = now_ms;
-	}
-	if (now_ms - t->stuck_since_ms < t->hole_delay_ms && t->ndone < t->hole_max)
-		return sent;
-	for (tag = t->base + 1; tag <= t->newest && t->ndone > 0; tag++) {
-		struct ack_entry *e = ENTRY(t, tag);
-
-		if (e->state != ACK_DONE)
-			continue;
-		ops->ack(arg, tag, 0);
-		sent++;
-		e->state = ACK_ACKED;
-		t->ndone--;
-		ops->settled(arg, e->slot);
-	}
-	t->stuck = 0;
+	/*
+	 * Completions behind a hole: each is acked singly once it has
+	 * waited hole_delay_ms, the same bound whether the hole stays put
+	 * or moves on with the stream (a frame each, so most go with a
+	 * prefix first); all at once when they fill most of the window.
+	 */
+	if (t->ndone >= t->hole_max)
+		sent += ack_stuck(t, now_ms, 1, ops, arg);
+	else if (t->ndone > 0 && now_ms >= t->oldest_done_ms + t->hole_delay_ms)
+		sent += ack_stuck(t, now_ms, 0, ops, arg);
 	return sent;
 }
 

@@ -5,10 +5,12 @@
  * Delivery tags of one channel count up from 1. The tracker keeps the
  * state of every tag above `base` (all tags <= base are settled). A
  * flush acks the longest contiguous completed prefix with one
- * multiple=true ack, and single-acks completions stuck behind a hole
- * once the hole is old or holds back many of them, so a slow message
- * never pins the whole prefetch window. The tag acked with multiple=true
- * is always one not yet acked, as the broker requires.
+ * multiple=true ack, and single-acks a completion stuck behind a hole
+ * once it has waited hole_delay_ms there (or when stuck completions
+ * fill most of the window), so a slow message delays neither the acks
+ * of those behind it by more than that nor pins the prefetch window.
+ * The tag acked with multiple=true is always one not yet acked, as the
+ * broker requires.
  */
 #ifndef ER_ACK_TRACKER_H
 #define ER_ACK_TRACKER_H
@@ -26,6 +28,7 @@ enum ack_entry_state {
 struct ack_entry {
 	uint8_t state;
 	uint32_t slot;
+	uint64_t done_ms;	/* when it completed (ACK_DONE) */
 };
 
 struct ack_tracker {
@@ -36,10 +39,11 @@ struct ack_tracker {
 	uint64_t generation;	/* channel generation the tags belong to */
 	size_t ndone;		/* entries in ACK_DONE */
 	size_t npending;	/* entries in ACK_PENDING */
-	uint64_t stuck_since_ms;	/* since when the prefix has not moved with DONE entries behind it */
-	int stuck;		/* stuck_since_ms is set */
-	uint64_t hole_delay_ms;	/* single-ack stuck completions after this long */
-	size_t hole_max;	/* ... or when this many wait */
+	uint64_t oldest_done_ms;	/* no DONE entry completed before this (when ndone > 0) */
+	uint64_t hole_delay_ms;	/* single-ack a completion that waited this long */
+	size_t hole_max;	/* ... or all of them when this many wait */
+	uint64_t frames_multiple;	/* acks sent with multiple=true */
+	uint64_t frames_single;	/* acks sent singly */
 };
 
 /* Callbacks of a flush: send one ack; a delivery's slot is settled. */
@@ -64,20 +68,25 @@ int ack_tracker_add(struct ack_tracker *t, uint64_t tag, uint32_t slot);
 
 /*
  * The delivery `tag` of `generation` is complete (Kafka has it, it is a
- * duplicate, or it was dead-lettered). Returns 0, or -1 if the
- * generation is stale or the tag unknown: then it must not be acked.
+ * duplicate, or it was dead-lettered) at `now_ms`. Returns 0, or -1 if
+ * the generation is stale or the tag unknown: then it must not be acked.
  */
-int ack_tracker_complete(struct ack_tracker *t, uint64_t generation, uint64_t tag);
+int ack_tracker_complete(struct ack_tracker *t, uint64_t generation, uint64_t tag,
+    uint64_t now_ms);
 
 /* Sends the acks that are due at `now_ms`; returns the acks sent. */
 size_t ack_tracker_flush(struct ack_tracker *t, uint64_t now_ms,
     const struct ack_ops *ops, void *arg);
 
-/* When a flush must run for stuck completions (UINT64_MAX: none). */
+/*
+ * When a flush must run for stuck completions (UINT64_MAX: none). It
+ * may come early (the oldest completion went with the prefix): that
+ * flush finds the next one.
+ */
 static inline uint64_t
 ack_tracker_next_due(const struct ack_tracker *t)
 {
-	return t->stuck && t->ndone > 0 ? t->stuck_since_ms + t->hole_delay_ms : UINT64_MAX;
+	return t->ndone > 0 ? t->oldest_done_ms + t->hole_delay_ms : UINT64_MAX;
 }
 
 /* The slot of a pending (not yet complete) delivery; 0, or -1 if none. */

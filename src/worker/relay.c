@@ -100,7 +100,7 @@ complete(struct worker *w, struct slot *s)
 	s->state = SLOT_DONE;
 	if (s->tr.sampled && !s->stale)
 		tracing_finish(w->tracer, s, w->now_us);
-	if (s->stale || ack_tracker_complete(&w->tracker, s->generation, s->tag) < 0) {
+	if (s->stale || ack_tracker_complete(&w->tracker, s->generation, s->tag, w->now_ms) < 0) {
 		slot_free(w, s);
 		return;
 	}

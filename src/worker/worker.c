@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -460,6 +461,7 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 		relay_flush_acks(&w, w.stopping);
 	}
 	teardown(&w);
-	log_info("stopped");
+	log_info("stopped (acks sent: %" PRIu64 " cumulative, %" PRIu64 " single)",
+	    w.tracker.frames_multiple, w.tracker.frames_single);
 	return status;
 }
