@@ -269,13 +269,19 @@ metrics(void)
 	fputs("Gauge.\nThe longest time from receiving a delivery to acknowledging it\n"
 	    "since the relay started (kept across worker restarts).\n", stdout);
 
+	family_tag("claim_latency_seconds");
+	fputs("Histogram, same buckets.\nSeconds from receiving a delivery to handing its record to the Kafka\n"
+	    "producer the first time: decoding, the Redis claim's round trip (or the\n"
+	    "wait for another consumer's claim) and the worker's loop. Deliveries never produced\n"
+	    "(duplicates, most dead letters) are not counted.\n", stdout);
+
 	family_tag("kafka_produce_latency_seconds");
 	fputs("Histogram, same buckets.\nSeconds from handing a record to the Kafka producer to its delivery\n"
 	    "report: librdkafka's\n.B linger.ms\nand its queue, the produce request and the brokers'\n"
 	    ".BR acks=all .\n"
 	    "Set beside the processing latency, it tells Kafka's share of it from the\n"
-	    "relay's own (the Redis claim, the loop, the wait for older deliveries,\n"
-	    "since acknowledgements are cumulative).\n", stdout);
+	    "relay's own (the claim latency above, the loop, the wait for older\n"
+	    "deliveries, since acknowledgements are cumulative).\n", stdout);
 
 	family_tag("restarts_total");
 	fputs("Counter.\nWorker processes restarted after they exited.\n", stdout);

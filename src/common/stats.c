@@ -116,6 +116,7 @@ stats_retire(struct worker_slot *s)
 	for (size_t i = 0; i < DLQ_REASON_COUNT; i++)
 		fold(&s->retired.dead_lettered[i], &s->cur.dead_lettered[i]);
 	fold_hist(&s->retired.latency, &s->cur.latency);
+	fold_hist(&s->retired.claim, &s->cur.claim);
 	fold_hist(&s->retired.kafka, &s->cur.kafka);
 	if (stat_get(&s->cur.latency_max_us) > stat_get(&s->retired.latency_max_us))
 		__atomic_store_n(&s->retired.latency_max_us, stat_get(&s->cur.latency_max_us),
@@ -215,6 +216,12 @@ stats_observe_latency(struct stats_values *v, uint64_t us)
 	observe(&v->latency, us);
 	if (us > stat_get(&v->latency_max_us))
 		__atomic_store_n(&v->latency_max_us, us, __ATOMIC_RELAXED);
+}
+
+void
+stats_observe_claim(struct stats_values *v, uint64_t us)
+{
+	observe(&v->claim, us);
 }
 
 void

@@ -46,6 +46,7 @@ struct stats_values {
 	uint64_t dead_lettered[DLQ_REASON_COUNT];
 	struct stats_hist latency;	/* delivery to ack */
 	uint64_t latency_max_us;	/* a maximum, not a sum: folded with max */
+	struct stats_hist claim;	/* delivery to its record's first produce call */
 	struct stats_hist kafka;	/* produce to Kafka's delivery report */
 };
 
@@ -189,6 +190,7 @@ stat_get(const uint64_t *c)
 }
 
 void stats_observe_latency(struct stats_values *v, uint64_t us);
+void stats_observe_claim(struct stats_values *v, uint64_t us);
 void stats_observe_kafka(struct stats_values *v, uint64_t us);
 
 /* Sets the reason (NULL or "" clears it); one writer per slot. */

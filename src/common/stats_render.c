@@ -27,6 +27,8 @@
 
 #define LATENCY_NAME "processing_latency_seconds"
 #define LATENCY_HELP "Time from receiving a delivery to acknowledging it."
+#define CLAIM_LATENCY_NAME "claim_latency_seconds"
+#define CLAIM_LATENCY_HELP "Time from receiving a delivery to producing its record: decoding, the Redis claim, the worker's loop."
 #define KAFKA_LATENCY_NAME "kafka_produce_latency_seconds"
 #define KAFKA_LATENCY_HELP "Time from producing a record to Kafka's delivery report."
 #define LATENCY_MAX_NAME "processing_latency_max_seconds"
@@ -240,6 +242,10 @@ static const struct histogram_fields latency_fields = {
 	LATENCY_NAME, LATENCY_HELP, offsetof(struct stats_values, latency),
 };
 
+static const struct histogram_fields claim_fields = {
+	CLAIM_LATENCY_NAME, CLAIM_LATENCY_HELP, offsetof(struct stats_values, claim),
+};
+
 static const struct histogram_fields kafka_fields = {
 	KAFKA_LATENCY_NAME, KAFKA_LATENCY_HELP, offsetof(struct stats_values, kafka),
 };
@@ -368,6 +374,7 @@ stats_render_prometheus(const struct stats_shm *shm, FILE *out)
 	render_routes(shm, out);
 	render_histogram(shm, out, &latency_fields);
 	render_latency_max(shm, out);
+	render_histogram(shm, out, &claim_fields);
 	render_histogram(shm, out, &kafka_fields);
 	render_slots(shm, out);
 }

@@ -270,6 +270,8 @@ produce(struct worker *w, struct slot *s)
 
 	if (err == 0) {
 		s->state = SLOT_PRODUCING;
+		if (s->produced_us == 0)
+			stats_observe_claim(w->st, w->now_us > s->recv_us ? w->now_us - s->recv_us : 0);
 		s->produced_us = w->now_us;
 		return;
 	}
@@ -657,6 +659,7 @@ amqp_begin_cb(void *arg, const struct route *r, uint64_t tag, int redelivered, u
 	s->tag = tag;
 	s->redelivered = (uint8_t)redelivered;
 	s->recv_us = w->now_us;
+	s->produced_us = 0;
 	w->receiving = s;
 	return s;
 }

@@ -65,7 +65,7 @@ struct slot {
 	uint64_t generation;	/* AMQP channel generation */
 	uint64_t tag;		/* delivery tag within that generation */
 	uint64_t recv_us;	/* CLOCK_MONOTONIC at basic.deliver */
-	uint64_t produced_us;	/* ... at its record's last produce call */
+	uint64_t produced_us;	/* ... at its record's last produce call (0: none yet) */
 	uint64_t due_ms;	/* timer for CLAIM_WAIT / RETRY_WAIT */
 	uint64_t dlq_seq;	/* publish sequence of its dead-letter copy */
 	unsigned attempts;	/* Kafka produce attempts / claim rechecks */

@@ -71,10 +71,15 @@ assert_metric event_relay_processing_latency_seconds_count 22023
 assert_metric event_relay_kafka_produce_latency_seconds_count 20000
 [[ $(metric 'event_relay_kafka_produce_latency_seconds_bucket{le="+Inf"}') == 20000 ]] ||
 	h_fail "kafka produce latency +Inf bucket: $(metric 'event_relay_kafka_produce_latency_seconds_bucket{le="+Inf"}'), want 20000"
+# One claim latency sample per record produced (its first produce).
+assert_metric event_relay_claim_latency_seconds_count 20000
+cs=$(metric event_relay_claim_latency_seconds_sum)
 ks=$(metric event_relay_kafka_produce_latency_seconds_sum)
 ps=$(metric event_relay_processing_latency_seconds_sum)
 awk -v k="$ks" -v p="$ps" 'BEGIN { exit !(k > 0 && k < p) }' ||
 	h_fail "kafka produce latency sum $ks is not within (0, processing latency sum $ps)"
+awk -v c="$cs" -v k="$ks" -v p="$ps" 'BEGIN { exit !(c > 0 && c + k <= p) }' ||
+	h_fail "claim latency sum $cs + kafka $ks is not within (0, processing latency sum $ps]"
 w0=$(metric 'event_relay_worker_consumed_total{worker="0"}')
 w1=$(metric 'event_relay_worker_consumed_total{worker="1"}')
 ((w0 + w1 == 22023)) || h_fail "per-worker consumed: $w0 + $w1 != 22023"

@@ -74,6 +74,9 @@ make_shm(void)
 	stats_observe_kafka(&w0->retired, 4000);
 	stats_observe_kafka(&w0->cur, 6000);
 	stats_observe_kafka(&w1->cur, 30000);
+	stats_observe_claim(&w0->retired, 700);
+	stats_observe_claim(&w0->cur, 1300);
+	stats_observe_claim(&w1->cur, 2600);
 
 	w0->restarts = 2;
 	w0->state = WS_RUNNING;
@@ -254,6 +257,9 @@ Test(stats_render, retire_keeps_totals_monotonic)
 	cr_expect(w0->cur.kafka.count == 0 && w0->cur.kafka.sum_us == 0 && w0->cur.kafka.bucket[4] == 0,
 	    "kafka latency after retire: got count %" PRIu64 " sum %" PRIu64 ", want 0 and 0",
 	    w0->cur.kafka.count, w0->cur.kafka.sum_us);
+	cr_expect(w0->cur.claim.count == 0 && w0->retired.claim.count == 2 && w0->retired.claim.sum_us == 2000,
+	    "claim latency after retire: got retired count %" PRIu64 " sum %" PRIu64 ", want 2 and 2000",
+	    w0->retired.claim.count, w0->retired.claim.sum_us);
 	cr_expect(w0->retired.kafka.count == 2 && w0->retired.kafka.sum_us == 10000,
 	    "retired kafka latency: got count %" PRIu64 " sum %" PRIu64 ", want 2 and 10000",
 	    w0->retired.kafka.count, w0->retired.kafka.sum_us);
