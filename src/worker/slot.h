@@ -72,7 +72,7 @@ struct slot {
 	enum dlq_reason reason;
 	const char *detail;	/* static text for the dead letter (a Kafka error name), or NULL */
 	const struct route *route;
-	unsigned char *body;
+	unsigned char *body;	/* malloc'd, or its region of the chunk's arena */
 	size_t body_len;
 	size_t body_cap;
 	uint8_t has_props;	/* props cloned into pool (dead-letter copies) */
@@ -131,6 +131,7 @@ struct slot_pool {
 	size_t used;
 	int64_t *in_flight;	/* gauge kept equal to `used` */
 	struct slot **chunks;
+	unsigned char **arenas;	/* per chunk: its bodies' mapping, NULL until needed */
 	size_t nchunks;
 };
 
