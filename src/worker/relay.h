@@ -33,10 +33,10 @@ struct worker_slot;
 /*
  * A completion behind an older pending delivery is acked singly once it
  * has waited this long. 4 ms instead (bench/run throughput, 2 workers,
- * three runs each, alternated): 12-19 times the single acks (40,309-64,852
- * against 2,695-9,198 in a drain of 220,000) and 0.60-0.73 of the bare
- * consumer against 0.64-0.93; paced (two runs each) no lower
- * delivery-to-ack p99 (46.9, 58.7 ms against 33.4, 44.6).
+ * three runs each, alternated): 40,309-64,852 single acks against
+ * 2,695-9,198 in a drain of 220,000, and 0.60-0.73 of the bare consumer
+ * against 0.64-0.93; paced (two runs each) no lower delivery-to-ack p99
+ * (46.9, 58.7 ms against 33.4, 44.6).
  */
 #define ACK_HOLE_DELAY_MS 100
 

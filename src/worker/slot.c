@@ -40,7 +40,6 @@ grow(struct slot_pool *p)
 	struct slot **all = realloc(p->all, (p->n + SLOT_CHUNK) * sizeof(*all));
 	struct slot **chunks;
 	struct slot *chunk;
-
 	unsigned char **arenas;
 
 	if (all == NULL)
@@ -82,6 +81,13 @@ slot_pool_init(struct slot_pool *p, size_t min, int64_t *in_flight)
 	return 0;
 }
 
+/* The arena proper: from the mapping's first 2 MiB boundary, so that huge pages fit. */
+static unsigned char *
+arena_start(unsigned char *map)
+{
+	return map + (-(uintptr_t)map & (HUGE_PAGE - 1));
+}
+
 /* Slot s's BODY_KEEP_BYTES of its chunk's arena, mapped on first use; NULL if none. */
 static unsigned char *
 arena_region(struct slot_pool *p, const struct slot *s)
@@ -94,12 +100,11 @@ arena_region(struct slot_pool *p, const struct slot *s)
 
 		*a = m == MAP_FAILED ? ARENA_FAILED : m;
 		if (*a != ARENA_FAILED)
-			(void)madvise(*a + (-(uintptr_t)*a & (HUGE_PAGE - 1)), ARENA_BYTES, MADV_HUGEPAGE);
+			(void)madvise(arena_start(*a), ARENA_BYTES, MADV_HUGEPAGE);
 	}
 	if (*a == ARENA_FAILED)
 		return NULL;
-	/* From the first 2 MiB boundary of the mapping, so that huge pages fit. */
-	return *a + (-(uintptr_t)*a & (HUGE_PAGE - 1)) + (size_t)(s->idx % SLOT_CHUNK) * BODY_KEEP_BYTES;
+	return arena_start(*a) + (size_t)(s->idx % SLOT_CHUNK) * BODY_KEEP_BYTES;
 }
 
 static int
