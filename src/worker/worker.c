@@ -461,7 +461,8 @@ worker_main(const struct er_config *cfg, const struct route_set *routes, int id,
 		relay_flush_acks(&w, w.stopping);
 	}
 	teardown(&w);
-	log_info("stopped (acks sent: %" PRIu64 " cumulative, %" PRIu64 " single)",
+	log_info("acks sent: %" PRIu64 " cumulative, %" PRIu64 " single",
 	    w.tracker.frames_multiple, w.tracker.frames_single);
+	log_info("stopped");
 	return status;
 }
